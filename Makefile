@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# PASTE for Linux: build the patched 6.12 kernel, the user-space tools and
+# the selftests, and run them in QEMU with an emulated NVDIMM.
+#
+#   make run      boot the patched kernel with pmem and show it working
+#   make check    host unit tests, then every selftest in the VM
+#
+# See README.md for every target.
+
+REPO       := $(CURDIR)
+BUILD      := $(REPO)/build
+KSRC       := $(BUILD)/linux
+KTARBALL   := /usr/src/linux-source-6.12.tar.xz
+JOBS       ?= $(shell nproc)
+KMAKE       = $(MAKE) -s -C $(KSRC) O=$(BUILD)/obj-$(1) CC="ccache gcc" \
+	      KBUILD_BUILD_USER=paste KBUILD_BUILD_HOST=paste -j$(JOBS)
+ROOT_PREFIX := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build, the VM and the tests need.
+DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
+	libssl-dev dwarves cpio xz-utils patch git ccache python3 perl \
+	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
+	e2fsprogs iproute2 liburing-dev curl wrk
+
+# Kernel files of ours (new files and the series).
+KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
+	$(REPO)/Documentation $(REPO)/patches -type f 2>/dev/null) $(REPO)/Kconfig
+
+.PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests \
+	initramfs check check-host check-vm run patchset checkpatch clean distclean
+
+all: kernel selftests
+
+# ---------------------------------------------------------------- deps
+deps: $(BUILD)/.deps
+$(BUILD)/.deps: Makefile
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "  APT     $$missing"; \
+		$(ROOT_PREFIX) env DEBIAN_FRONTEND=noninteractive apt-get -qq update && \
+		$(ROOT_PREFIX) env DEBIAN_FRONTEND=noninteractive apt-get -qq -y \
+			--no-install-recommends install $$missing > $(BUILD)/apt.log 2>&1 \
+			|| { cat $(BUILD)/apt.log; exit 1; }; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+# ---------------------------------------------------------------- kernel
+tree: $(BUILD)/.tree
+$(BUILD)/.tree: $(BUILD)/.deps $(KERNEL_INPUTS) scripts/prepare-tree.sh
+	@scripts/prepare-tree.sh $(REPO) $(KSRC) $(KTARBALL)
+	@touch $@
+
+$(BUILD)/obj-%/.config: $(BUILD)/.tree configs/base.config configs/%.config scripts/kconfig.sh
+	@scripts/kconfig.sh $(KSRC) $(BUILD)/obj-$* configs/base.config configs/$*.config
+
+kernel: kernel-debug kernel-lean
+
+kernel-debug kernel-lean: kernel-%: $(BUILD)/obj-%/.config
+	@echo "  KBUILD  $* kernel"
+	@$(call KMAKE,$*) bzImage
+	@echo "  KERNEL  $(BUILD)/obj-$*/arch/x86/boot/bzImage"
+
+headers: $(BUILD)/usr/include/linux/paste.h
+$(BUILD)/usr/include/linux/paste.h: $(BUILD)/obj-debug/.config
+	@$(call KMAKE,debug) headers_install INSTALL_HDR_PATH=$(BUILD)/usr > /dev/null
+	@echo "  HEADERS $(BUILD)/usr/include"
+
+# ---------------------------------------------------------------- user space
+selftests: headers
+	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC)
+
+initramfs: selftests
+	@selftests/vm/mkinitramfs.sh $(BUILD)
+
+# ---------------------------------------------------------------- tests
+check: check-host check-vm
+
+check-host: $(BUILD)/.deps
+	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
+
+check-vm: kernel-debug initramfs
+	@selftests/vm/run-tests.sh $(BUILD) debug
+
+run: kernel-lean initramfs
+	@selftests/vm/run-demo.sh $(BUILD) lean
+
+# ---------------------------------------------------------------- series
+patchset: $(BUILD)/.tree
+	@scripts/patchset.sh $(REPO) $(KSRC) $(BUILD)/patchset
+
+checkpatch: $(BUILD)/.tree
+	@scripts/checkpatch.sh $(REPO) $(KSRC)
+
+clean:
+	rm -rf $(BUILD)/selftests $(BUILD)/initramfs* $(BUILD)/usr
+	$(MAKE) -s -C selftests BUILD=$(BUILD) clean
+
+distclean:
+	rm -rf $(BUILD)

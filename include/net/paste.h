@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * PASTE: TCP receive into named buffers of a (persistent memory) file.
+ */
+#ifndef _NET_PASTE_H
+#define _NET_PASTE_H
+
+#include <linux/errno.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+#include <linux/sockptr.h>
+#include <uapi/linux/paste.h>
+
+struct sock;
+struct sk_buff;
+struct msghdr;
+struct paste_region;
+
+/**
+ * struct paste_sock - PASTE state of a TCP socket, embedded in struct sock
+ * @region: attached region, or NULL; holds a reference
+ * @owned: buffers (slot index) handed to user space and not yet pinned or
+ *	released; the value is the number of bytes in the buffer
+ * @refs_outstanding: number of entries in @owned
+ * @bytes_placed: bytes placed into the region
+ * @bytes_copied: of those, bytes copied by the CPU
+ * @region_full: times the region had no free buffer
+ * @flushes: ranges written back through %PASTE_IOC_FLUSH
+ *
+ * Everything but @owned is protected by the socket lock.
+ */
+struct paste_sock {
+	struct paste_region *region;
+	struct xarray owned;
+	u32 refs_outstanding;
+	u64 bytes_placed;
+	u64 bytes_copied;
+	u64 region_full;
+	u64 flushes;
+};
+
+int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen);
+int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen);
+int paste_ioctl(struct sock *sk, void __user *arg);
+
+#if IS_ENABLED(CONFIG_PASTE)
+void paste_sock_init(struct sock *sk);
+void paste_sock_clone(struct sock *newsk, const struct sock *sk);
+void paste_sock_destroy(struct sock *sk);
+int paste_recv_check(struct sock *sk, int flags);
+int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
+		   struct msghdr *msg, u32 len);
+void paste_recv_done(struct sock *sk, int copied);
+#else
+static inline void paste_sock_init(struct sock *sk) {}
+static inline void paste_sock_clone(struct sock *newsk,
+				    const struct sock *sk) {}
+static inline void paste_sock_destroy(struct sock *sk) {}
+static inline int paste_recv_check(struct sock *sk, int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int paste_recv_skb(struct sock *sk, const struct sk_buff *skb,
+				 u32 offset, struct msghdr *msg, u32 len)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void paste_recv_done(struct sock *sk, int copied) {}
+#endif
+
+#endif /* _NET_PASTE_H */

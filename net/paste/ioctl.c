@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioctl(SIOCPASTE): pin, flush and release buffers of a region in batches.
+ */
+#include <linux/libnvdimm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <net/sock.h>
+
+#include "paste.h"
+
+static int paste_pin_one(struct paste_sock *ps, struct paste_region *r,
+			 u32 slot)
+{
+	int err = 0;
+
+	if (slot >= r->nr_slots)
+		return -ERANGE;
+	if (!xa_load(&ps->owned, slot)) {
+		spin_lock_bh(&r->lock);
+		err = test_bit(slot, r->pinned) ? -EALREADY : -ENOENT;
+		spin_unlock_bh(&r->lock);
+		return err;
+	}
+
+	xa_erase(&ps->owned, slot);
+	ps->refs_outstanding--;
+	atomic64_dec(&paste_stats.refs_outstanding);
+	spin_lock_bh(&r->lock);
+	__set_bit(slot, r->pinned);
+	r->nr_pinned++;
+	spin_unlock_bh(&r->lock);
+	return 0;
+}
+
+static int paste_release_one(struct paste_sock *ps, struct paste_region *r,
+			     u32 slot)
+{
+	int err = 0;
+
+	if (slot >= r->nr_slots)
+		return -ERANGE;
+	if (xa_load(&ps->owned, slot)) {
+		xa_erase(&ps->owned, slot);
+		ps->refs_outstanding--;
+		atomic64_dec(&paste_stats.refs_outstanding);
+		paste_slot_free(r, slot);
+		return 0;
+	}
+
+	spin_lock_bh(&r->lock);
+	if (__test_and_clear_bit(slot, r->pinned)) {
+		r->nr_pinned--;
+		__set_bit(slot, r->free);
+		r->nr_free++;
+	} else {
+		/* Free already, or held by another socket. */
+		err = test_bit(slot, r->free) ? -EALREADY : -ENOENT;
+	}
+	spin_unlock_bh(&r->lock);
+	return err;
+}
+
+static int paste_flush_one(struct paste_sock *ps, struct paste_region *r,
+			   const struct paste_ref *ref)
+{
+	u64 off, end;
+
+	if (!ref->len || ref->offset < r->offset ||
+	    ref->offset - r->offset > r->length ||
+	    ref->len > r->length - (ref->offset - r->offset))
+		return -ERANGE;
+
+	off = ref->offset - r->offset;
+	end = off + ref->len;
+	while (off < end) {
+		u64 n = min_t(u64, end - off, PAGE_SIZE - offset_in_page(off));
+
+		arch_wb_cache_pmem(paste_region_addr(r, off), n);
+		off += n;
+	}
+	ps->flushes++;
+	atomic64_inc(&paste_stats.flushes);
+	return 0;
+}
+
+/**
+ * paste_ioctl - ioctl(SIOCPASTE): pin, flush or release a batch
+ * @sk: the socket
+ * @arg: user pointer to a struct paste_ioc
+ *
+ * Entries are processed in order until the first one that fails.
+ *
+ * Return: the number of entries processed, or the first entry's error:
+ * -ERANGE (outside the region), -ENOENT (not held by this socket),
+ * -EALREADY (already pinned or free), or -EINVAL, -EFAULT, -ENOMEM.
+ */
+int paste_ioctl(struct sock *sk, void __user *arg)
+{
+	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_ref *refs;
+	struct paste_region *r;
+	struct paste_ioc ioc;
+	int err = 0;
+	u32 i;
+
+	if (!sk_is_tcp(sk))
+		return -EOPNOTSUPP;
+	if (copy_from_user(&ioc, arg, sizeof(ioc)))
+		return -EFAULT;
+	if (ioc.reserved || !ioc.count || ioc.count > PASTE_IOC_MAX_BATCH ||
+	    ioc.op < PASTE_IOC_PIN || ioc.op > PASTE_IOC_RELEASE)
+		return -EINVAL;
+
+	refs = kvmalloc_array(ioc.count, sizeof(*refs), GFP_KERNEL);
+	if (!refs)
+		return -ENOMEM;
+	if (copy_from_user(refs, u64_to_user_ptr(ioc.refs),
+			   array_size(ioc.count, sizeof(*refs)))) {
+		kvfree(refs);
+		return -EFAULT;
+	}
+
+	lock_sock(sk);
+	r = ps->region;
+	if (!r) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < ioc.count; i++) {
+		switch (ioc.op) {
+		case PASTE_IOC_PIN:
+			err = paste_pin_one(ps, r, refs[i].token);
+			break;
+		case PASTE_IOC_FLUSH:
+			err = paste_flush_one(ps, r, &refs[i]);
+			break;
+		case PASTE_IOC_RELEASE:
+			err = paste_release_one(ps, r, refs[i].token);
+			break;
+		}
+		if (err)
+			break;
+	}
+	if (ioc.op == PASTE_IOC_FLUSH && i)
+		pmem_wmb();
+	if (i)
+		err = i;
+out:
+	release_sock(sk);
+	kvfree(refs);
+	return err;
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PASTE regions: a page-aligned range of a DAX (or, for tests, shmem) file
+ * divided into fixed-size slots. Each slot is one packet buffer; its index is
+ * the token user space uses to pin and release it. A region is shared by all
+ * sockets that attach the same file range, and by the children of a
+ * listening socket.
+ *
+ * The pages are pinned once, from the creator's MAP_SHARED mapping, so that
+ * placing received bytes needs no lookup. The file's layout lock keeps those
+ * pages in the file until the last socket is gone.
+ */
+#include <linux/bitmap.h>
+#include <linux/file.h>
+#include <linux/layout_lock.h>
+#include <linux/mutex.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+
+#include "paste.h"
+
+static LIST_HEAD(paste_regions);
+static DEFINE_MUTEX(paste_regions_mutex);
+
+u32 paste_slot_alloc(struct paste_region *r)
+{
+	unsigned long slot;
+
+	spin_lock_bh(&r->lock);
+	slot = find_next_bit(r->free, r->nr_slots, r->hint);
+	if (slot >= r->nr_slots)
+		slot = find_first_bit(r->free, r->nr_slots);
+	if (slot < r->nr_slots) {
+		__clear_bit(slot, r->free);
+		r->nr_free--;
+		r->hint = slot + 1;
+	}
+	spin_unlock_bh(&r->lock);
+
+	return slot < r->nr_slots ? slot : PASTE_NO_SLOT;
+}
+
+void paste_slot_free(struct paste_region *r, u32 slot)
+{
+	spin_lock_bh(&r->lock);
+	__set_bit(slot, r->free);
+	r->nr_free++;
+	spin_unlock_bh(&r->lock);
+}
+
+static void paste_region_free_work(struct work_struct *work)
+{
+	struct paste_region *r = container_of(work, struct paste_region,
+					      free_work);
+
+	mutex_lock(&paste_regions_mutex);
+	list_del(&r->node);
+	mutex_unlock(&paste_regions_mutex);
+
+	unpin_user_pages_dirty_lock(r->pages, r->nr_pages, !r->dax);
+	inode_layout_unlock(file_inode(r->file));
+	fput(r->file);
+	kvfree(r->pages);
+	bitmap_free(r->free);
+	bitmap_free(r->pinned);
+	kfree_rcu(r, rcu);
+}
+
+/**
+ * paste_region_put - drop a reference to a region
+ * @r: the region
+ *
+ * May be called from any context; the last reference tears the region down
+ * from a work item.
+ */
+void paste_region_put(struct paste_region *r)
+{
+	if (refcount_dec_and_test(&r->refcnt))
+		schedule_work(&r->free_work);
+}
+
+/**
+ * paste_region_get_rcu - take a reference to a region found under RCU
+ * @r: the region, or NULL
+ *
+ * Return: @r, or NULL when @r is NULL or already being torn down.
+ */
+struct paste_region *paste_region_get_rcu(struct paste_region *r)
+{
+	if (r && refcount_inc_not_zero(&r->refcnt))
+		return r;
+	return NULL;
+}
+
+static int paste_range_cmp(const void *a, const void *b)
+{
+	const struct paste_range *x = a, *y = b;
+
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return 0;
+}
+
+/* Mark the slots of ranges the application still owns as pinned. */
+static int paste_region_own(struct paste_region *r, u64 uptr, u32 nr)
+{
+	struct paste_range *ranges;
+	int err = 0;
+	u32 i;
+
+	if (!nr)
+		return 0;
+
+	ranges = kvmalloc_array(nr, sizeof(*ranges), GFP_KERNEL);
+	if (!ranges)
+		return -ENOMEM;
+	if (copy_from_user(ranges, u64_to_user_ptr(uptr),
+			   array_size(nr, sizeof(*ranges)))) {
+		err = -EFAULT;
+		goto out;
+	}
+
+	sort(ranges, nr, sizeof(*ranges), paste_range_cmp, NULL);
+	for (i = 0; i < nr; i++) {
+		const struct paste_range *p = &ranges[i];
+
+		if (!p->length || p->offset < r->offset ||
+		    p->length > r->length ||
+		    p->offset - r->offset > r->length - p->length) {
+			err = -ERANGE;
+			goto out;
+		}
+		if (i && p->offset < ranges[i - 1].offset + ranges[i - 1].length) {
+			err = -EINVAL;
+			goto out;
+		}
+	}
+
+	spin_lock_bh(&r->lock);
+	/* All or nothing: a slot held by a socket cannot be claimed. */
+	for (i = 0; i < nr && !err; i++) {
+		u64 first = (ranges[i].offset - r->offset) >> r->slot_shift;
+		u64 last = (ranges[i].offset + ranges[i].length - 1 -
+			    r->offset) >> r->slot_shift;
+		u64 s;
+
+		for (s = first; s <= last; s++) {
+			if (!test_bit(s, r->free) && !test_bit(s, r->pinned)) {
+				err = -EBUSY;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < nr && !err; i++) {
+		u64 first = (ranges[i].offset - r->offset) >> r->slot_shift;
+		u64 last = (ranges[i].offset + ranges[i].length - 1 -
+			    r->offset) >> r->slot_shift;
+		u64 s;
+
+		for (s = first; s <= last; s++) {
+			if (__test_and_clear_bit(s, r->free)) {
+				r->nr_free--;
+				__set_bit(s, r->pinned);
+				r->nr_pinned++;
+			}
+		}
+	}
+	spin_unlock_bh(&r->lock);
+out:
+	kvfree(ranges);
+	return err;
+}
+
+/* The caller's mapping must be a shared, writable mapping of the range. */
+static int paste_check_mapping(struct mm_struct *mm,
+			       const struct paste_region_req *req,
+			       const struct inode *inode, bool dax)
+{
+	unsigned long addr = req->addr, end = req->addr + req->length;
+
+	while (addr < end) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		pgoff_t pgoff;
+
+		if (!vma || !vma->vm_file || file_inode(vma->vm_file) != inode ||
+		    !(vma->vm_flags & VM_SHARED))
+			return -EINVAL;
+		if (!(vma->vm_flags & VM_WRITE))
+			return -EACCES;
+		/* Only MAP_SYNC makes CPU cache flushes sufficient on DAX. */
+		if (dax && !(vma->vm_flags & VM_SYNC))
+			return -EINVAL;
+		pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+		if (pgoff != (req->offset + (addr - req->addr)) >> PAGE_SHIFT)
+			return -EINVAL;
+		addr = min(end, vma->vm_end);
+	}
+	return 0;
+}
+
+static int paste_region_pin(struct paste_region *r,
+			    const struct paste_region_req *req)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long done = 0;
+	long n;
+	int err;
+
+	r->pages = kvmalloc_array(r->nr_pages, sizeof(*r->pages), GFP_KERNEL);
+	if (!r->pages)
+		return -ENOMEM;
+
+	mmap_read_lock(mm);
+	err = paste_check_mapping(mm, req, file_inode(r->file), r->dax);
+	while (!err && done < r->nr_pages) {
+		n = pin_user_pages(req->addr + done * PAGE_SIZE,
+				   r->nr_pages - done, FOLL_WRITE,
+				   r->pages + done);
+		if (n <= 0)
+			err = n ? n : -EFAULT;
+		else
+			done += n;
+	}
+	mmap_read_unlock(mm);
+
+	if (err) {
+		unpin_user_pages(r->pages, done);
+		kvfree(r->pages);
+		r->pages = NULL;
+	}
+	return err;
+}
+
+static int paste_req_check(const struct paste_region_req *req)
+{
+	u32 slot = req->slot_size ? req->slot_size : PAGE_SIZE;
+
+	if (req->flags & ~PASTE_REGION_FLAGS ||
+	    req->reserved[0] || req->reserved[1])
+		return -EINVAL;
+	if (!req->length || !PAGE_ALIGNED(req->offset) ||
+	    !PAGE_ALIGNED(req->length) || !PAGE_ALIGNED(req->addr) ||
+	    req->offset + req->length < req->offset ||
+	    req->addr + req->length < req->addr)
+		return -EINVAL;
+	if (!is_power_of_2(slot) || slot < PASTE_SLOT_MIN || slot > PAGE_SIZE)
+		return -EINVAL;
+	if (req->length / slot > PASTE_MAX_SLOTS)
+		return -EINVAL;
+	if (req->nr_owned > PASTE_MAX_OWNED)
+		return -EINVAL;
+	return 0;
+}
+
+/* Find the live region of @inode overlapping [offset, offset + length). */
+static struct paste_region *paste_region_find(const struct inode *inode,
+					      u64 offset, u64 length)
+{
+	struct paste_region *r;
+
+	lockdep_assert_held(&paste_regions_mutex);
+	list_for_each_entry(r, &paste_regions, node) {
+		if (file_inode(r->file) != inode || !refcount_read(&r->refcnt))
+			continue;
+		if (offset < r->offset + r->length && r->offset < offset + length)
+			return r;
+	}
+	return NULL;
+}
+
+static struct paste_region *paste_region_create(struct file *file,
+						const struct paste_region_req *req,
+						bool dax)
+{
+	u32 slot = req->slot_size ? req->slot_size : PAGE_SIZE;
+	struct paste_region *r;
+	int err = -ENOMEM;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+
+	refcount_set(&r->refcnt, 1);
+	spin_lock_init(&r->lock);
+	INIT_WORK(&r->free_work, paste_region_free_work);
+	r->offset = req->offset;
+	r->length = req->length;
+	r->flags = req->flags;
+	r->dax = dax;
+	r->slot_shift = ilog2(slot);
+	r->nr_slots = req->length >> r->slot_shift;
+	r->nr_pages = req->length >> PAGE_SHIFT;
+	r->nr_free = r->nr_slots;
+	r->free = bitmap_zalloc(r->nr_slots, GFP_KERNEL);
+	r->pinned = bitmap_zalloc(r->nr_slots, GFP_KERNEL);
+	if (!r->free || !r->pinned)
+		goto err_free;
+	bitmap_fill(r->free, r->nr_slots);
+
+	err = inode_layout_lock(file_inode(file));
+	if (err)
+		goto err_free;
+
+	err = paste_region_pin(r, req);
+	if (err)
+		goto err_unlock;
+
+	r->file = file;
+	return r;
+
+err_unlock:
+	inode_layout_unlock(file_inode(file));
+err_free:
+	bitmap_free(r->free);
+	bitmap_free(r->pinned);
+	kfree(r);
+	return ERR_PTR(err);
+}
+
+/**
+ * paste_region_attach - find or create the region a request names
+ * @req: the request from setsockopt(SO_PASTE_REGION), not yet checked
+ *
+ * A request for the same file range as an existing region shares it, and
+ * must ask for the same slot size and flags. The ranges the request says
+ * the application owns are pinned in the region.
+ *
+ * Return: the region with a reference for the caller, or an ERR_PTR().
+ */
+struct paste_region *paste_region_attach(const struct paste_region_req *req)
+{
+	struct paste_region *r;
+	struct inode *inode;
+	struct file *file;
+	bool dax;
+	int err;
+
+	err = paste_req_check(req);
+	if (err)
+		return ERR_PTR(err);
+
+	file = fget(req->fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	inode = file_inode(file);
+
+	err = -EBADF;
+	if (!S_ISREG(inode->i_mode))
+		goto err_fput;
+	err = -EACCES;
+	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
+	    (FMODE_READ | FMODE_WRITE))
+		goto err_fput;
+	dax = IS_DAX(inode);
+	err = -EOPNOTSUPP;
+	if (!dax && !(shmem_file(file) &&
+		      (req->flags & PASTE_REGION_VOLATILE)))
+		goto err_fput;
+	err = -EINVAL;
+	if (req->offset + req->length > i_size_read(inode))
+		goto err_fput;
+
+	mutex_lock(&paste_regions_mutex);
+	r = paste_region_find(inode, req->offset, req->length);
+	if (r) {
+		err = -EBUSY;
+		if (r->offset != req->offset || r->length != req->length)
+			goto err_unlock;
+		err = -EINVAL;
+		if (r->flags != req->flags ||
+		    (req->slot_size && req->slot_size != paste_slot_size(r)) ||
+		    (!req->slot_size && paste_slot_size(r) != PAGE_SIZE))
+			goto err_unlock;
+		refcount_inc(&r->refcnt);
+		fput(file);
+	} else {
+		r = paste_region_create(file, req, dax);
+		if (IS_ERR(r)) {
+			err = PTR_ERR(r);
+			goto err_unlock;
+		}
+		list_add(&r->node, &paste_regions);
+	}
+	mutex_unlock(&paste_regions_mutex);
+
+	err = paste_region_own(r, req->owned, req->nr_owned);
+	if (err) {
+		paste_region_put(r);
+		return ERR_PTR(err);
+	}
+	return r;
+
+err_unlock:
+	mutex_unlock(&paste_regions_mutex);
+err_fput:
+	fput(file);
+	return ERR_PTR(err);
+}
+
+/**
+ * paste_proc_show_regions - list the live regions
+ * @seq: the seq_file of /proc/net/paste
+ *
+ * Return: 0.
+ */
+int paste_proc_show_regions(struct seq_file *seq)
+{
+	struct paste_region *r;
+
+	seq_puts(seq, "dev\tino\toffset\tlength\tslot\tslots\tfree\tpinned\trefs\tflags\n");
+	mutex_lock(&paste_regions_mutex);
+	list_for_each_entry(r, &paste_regions, node) {
+		struct inode *inode = file_inode(r->file);
+		u32 nr_free, nr_pinned;
+
+		spin_lock_bh(&r->lock);
+		nr_free = r->nr_free;
+		nr_pinned = r->nr_pinned;
+		spin_unlock_bh(&r->lock);
+		seq_printf(seq, "%u:%u\t%lu\t%llu\t%llu\t%u\t%u\t%u\t%u\t%u\t%s%s\n",
+			   MAJOR(inode->i_sb->s_dev), MINOR(inode->i_sb->s_dev),
+			   inode->i_ino, r->offset, r->length,
+			   paste_slot_size(r), r->nr_slots, nr_free, nr_pinned,
+			   refcount_read(&r->refcnt), r->dax ? "dax" : "volatile",
+			   r->flags & PASTE_REGION_DURABLE ? ",durable" : "");
+	}
+	mutex_unlock(&paste_regions_mutex);
+	return 0;
+}

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PASTE socket state: attaching a region, inheritance by accepted sockets,
+ * counters, and returning a socket's buffers when it goes away.
+ */
+#include <linux/tcp.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+
+#include "paste.h"
+
+/**
+ * paste_sock_init - initialise the PASTE state of a new TCP socket
+ * @sk: the socket
+ */
+void paste_sock_init(struct sock *sk)
+{
+	struct paste_sock *ps = &sk->sk_paste;
+
+	memset(ps, 0, sizeof(*ps));
+	xa_init(&ps->owned);
+}
+
+/**
+ * paste_sock_clone - give a socket accepted on @sk the region of @sk
+ * @newsk: the new socket, a copy of @sk
+ * @sk: the listening socket
+ *
+ * Runs in softirq context. The child starts with no buffers of its own.
+ */
+void paste_sock_clone(struct sock *newsk, const struct sock *sk)
+{
+	struct paste_region *r = READ_ONCE(sk->sk_paste.region);
+
+	paste_sock_init(newsk);
+	newsk->sk_paste.region = paste_region_get_rcu(r);
+}
+
+/**
+ * paste_sock_destroy - return a dying socket's buffers to its region
+ * @sk: the socket
+ *
+ * Pinned buffers belong to the region and stay where they are.
+ */
+void paste_sock_destroy(struct sock *sk)
+{
+	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_region *r = ps->region;
+	unsigned long slot;
+	void *entry;
+
+	if (!r)
+		return;
+
+	xa_for_each(&ps->owned, slot, entry)
+		paste_slot_free(r, slot);
+	xa_destroy(&ps->owned);
+	atomic64_sub(ps->refs_outstanding, &paste_stats.refs_outstanding);
+	ps->refs_outstanding = 0;
+	WRITE_ONCE(ps->region, NULL);
+	paste_region_put(r);
+}
+
+static bool paste_sock_state_ok(const struct sock *sk)
+{
+	return (1 << sk->sk_state) &
+	       (TCPF_CLOSE | TCPF_LISTEN | TCPF_ESTABLISHED | TCPF_CLOSE_WAIT);
+}
+
+/**
+ * paste_setsockopt - setsockopt(SO_PASTE_REGION): attach a region
+ * @sk: a TCP socket
+ * @optval: a struct paste_region_req
+ * @optlen: its size
+ *
+ * Return: 0 or a negative errno, see Documentation/networking/paste.rst.
+ */
+int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
+{
+	struct paste_region_req req;
+	struct paste_region *r;
+	int err;
+
+	if (!sk_is_tcp(sk))
+		return -EOPNOTSUPP;
+	if (optlen != sizeof(req))
+		return -EINVAL;
+	if (copy_from_sockptr(&req, optval, sizeof(req)))
+		return -EFAULT;
+
+	r = paste_region_attach(&req);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+
+	lock_sock(sk);
+	if (sk->sk_paste.region) {
+		err = -EBUSY;
+	} else if (inet_csk(sk)->icsk_ulp_ops || !paste_sock_state_ok(sk)) {
+		/* A ULP (TLS, ...) replaces recvmsg and would ignore us. */
+		err = -EOPNOTSUPP;
+	} else {
+		WRITE_ONCE(sk->sk_paste.region, r);
+		r = NULL;
+		err = 0;
+	}
+	release_sock(sk);
+
+	if (r)
+		paste_region_put(r);
+	return err;
+}
+
+/**
+ * paste_getsockopt - getsockopt(SO_PASTE_REGION): region and counters
+ * @sk: a TCP socket
+ * @optval: receives a struct paste_sock_info
+ * @optlen: its size in, the size written out
+ *
+ * Return: 0 or a negative errno.
+ */
+int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
+{
+	struct paste_sock_info info = {};
+	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_region *r;
+	int len;
+
+	if (!sk_is_tcp(sk))
+		return -EOPNOTSUPP;
+	if (copy_from_sockptr(&len, optlen, sizeof(len)))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+
+	lock_sock(sk);
+	r = ps->region;
+	if (r) {
+		info.region_offset = r->offset;
+		info.region_length = r->length;
+		info.slot_size = paste_slot_size(r);
+		info.nr_slots = r->nr_slots;
+		info.flags = r->flags;
+		info.refs_outstanding = ps->refs_outstanding;
+		spin_lock_bh(&r->lock);
+		info.slots_free = r->nr_free;
+		info.slots_pinned = r->nr_pinned;
+		spin_unlock_bh(&r->lock);
+		info.bytes_placed = ps->bytes_placed;
+		info.bytes_copied = ps->bytes_copied;
+		info.region_full = ps->region_full;
+		info.flushes = ps->flushes;
+	}
+	release_sock(sk);
+
+	if (!r)
+		return -ENOENT;
+
+	len = min_t(unsigned int, len, sizeof(info));
+	if (copy_to_sockptr(optval, &info, len) ||
+	    copy_to_sockptr(optlen, &len, sizeof(len)))
+		return -EFAULT;
+	return 0;
+}

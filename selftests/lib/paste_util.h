@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the PASTE selftests: pmem files, MAP_SYNC mappings and
+ * cache-line write-back.
+ */
+#ifndef PASTE_UTIL_H
+#define PASTE_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+#define PMEM_DIR "/mnt/pmem"
+#define CACHELINE 64
+
+/* Create (or reuse) a fully allocated, zeroed file of @len bytes. */
+static inline int pmem_file_create(const char *path, size_t len)
+{
+	static const char zero[65536];
+	size_t done = 0;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	while (done < len) {
+		size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
+		ssize_t w = pwrite(fd, zero, n, done);
+
+		if (w <= 0) {
+			close(fd);
+			return -1;
+		}
+		done += w;
+	}
+	if (fsync(fd)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A synchronous DAX mapping: CPU cache write-back is enough for durability. */
+static inline void *pmem_map_sync(int fd, size_t len, off_t off)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_SHARED_VALIDATE | MAP_SYNC, fd, off);
+}
+
+static inline void pmem_clwb(const void *p)
+{
+	asm volatile("clwb %0" : "+m"(*(volatile char *)p));
+}
+
+static inline void pmem_sfence(void)
+{
+	asm volatile("sfence" ::: "memory");
+}
+
+/* Write back [p, p + len) and fence once. */
+static inline void pmem_persist(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(CACHELINE - 1);
+
+	for (; a < (uintptr_t)p + len; a += CACHELINE)
+		pmem_clwb((const void *)a);
+	pmem_sfence();
+}
+
+/* Value of "paste.<key>=" on the kernel command line, or NULL. */
+static inline char *cmdline_arg(const char *key, char *buf, size_t len)
+{
+	char cmd[4096], pat[128], *p, *end;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return NULL;
+	p = fgets(cmd, sizeof(cmd), f);
+	fclose(f);
+	if (!p)
+		return NULL;
+	snprintf(pat, sizeof(pat), "paste.%s=", key);
+	p = strstr(cmd, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	end = p + strcspn(p, " \n");
+	if ((size_t)(end - p) >= len)
+		return NULL;
+	memcpy(buf, p, end - p);
+	buf[end - p] = '\0';
+	return buf;
+}
+
+#endif /* PASTE_UTIL_H */

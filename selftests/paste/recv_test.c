@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * recvmsg(MSG_PASTE) over IPv4 and IPv6: inheritance by accepted sockets,
+ * references in TCP byte order, early stops, blocking, non-blocking and
+ * epoll, EOF, durable placement, and the errors of the call.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+
+#include "kselftest_harness.h"
+#include "paste_sock.h"
+
+#define REGION_LEN	(4 << 20)
+#define SLOT		4096
+
+FIXTURE(recv) {
+	struct region r;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int lsn, cli, srv;
+};
+
+FIXTURE_VARIANT(recv) {
+	int family;
+	bool volatile_shm;
+	unsigned int flags;
+};
+
+FIXTURE_VARIANT_ADD(recv, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(recv, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_VARIANT_ADD(recv, ipv4_durable) {
+	.family = AF_INET,
+	.flags = PASTE_REGION_DURABLE,
+};
+
+FIXTURE_VARIANT_ADD(recv, ipv6_volatile_shm) {
+	.family = AF_INET6,
+	.volatile_shm = true,
+	.flags = PASTE_REGION_VOLATILE,
+};
+
+FIXTURE_SETUP(recv)
+{
+	ASSERT_EQ(0, region_open(&self->r, "recv", REGION_LEN,
+				 variant->volatile_shm));
+	self->lsn = tcp_listener(variant->family, &self->ss, &self->sslen);
+	ASSERT_LE(0, self->lsn);
+	ASSERT_EQ(0, region_attach(self->lsn, &self->r, variant->flags));
+	ASSERT_EQ(0, tcp_pair(self->lsn, &self->ss, self->sslen,
+			      &self->cli, &self->srv));
+}
+
+FIXTURE_TEARDOWN(recv)
+{
+	close(self->cli);
+	close(self->srv);
+	close(self->lsn);
+	region_close(&self->r);
+}
+
+TEST_F(recv, accepted_socket_inherits_region)
+{
+	struct paste_sock_info info;
+
+	ASSERT_EQ(0, paste_info(self->srv, &info));
+	EXPECT_EQ(REGION_LEN, info.region_length);
+	EXPECT_EQ(variant->flags, info.flags);
+	/* The client side has no region. */
+	EXPECT_EQ(-1, paste_info(self->cli, &info));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(recv, one_message_one_reference)
+{
+	static const char msg[] = "POST /k HTTP/1.1\r\n\r\n";
+	struct paste_sock_info info;
+	struct paste_ref ref;
+	unsigned int n;
+
+	ASSERT_EQ(0, send_all(self->cli, msg, sizeof(msg)));
+	ASSERT_EQ(sizeof(msg), paste_recv(self->srv, &ref, 1, &n, 0));
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(sizeof(msg), ref.len);
+	EXPECT_EQ(0, ref.offset % SLOT);
+	EXPECT_EQ(ref.offset / SLOT, ref.token);
+	EXPECT_EQ(0, memcmp(self->r.map + ref.offset, msg, sizeof(msg)));
+	ASSERT_EQ(0, paste_info(self->srv, &info));
+	EXPECT_EQ(1, info.refs_outstanding);
+	EXPECT_EQ(sizeof(msg), info.bytes_placed);
+	EXPECT_EQ(sizeof(msg), info.bytes_copied);
+	EXPECT_EQ(info.nr_slots - 1, info.slots_free);
+}
+
+TEST_F(recv, references_follow_tcp_byte_order)
+{
+	const size_t total = 2 << 20;
+	static char buf[65536];
+	struct paste_ref refs[256];
+	uint64_t sent = 0, got = 0;
+	unsigned int n, i;
+
+	while (got < total) {
+		if (sent < total) {
+			size_t len = 1000 + (sent % 7000);
+
+			if (len > total - sent)
+				len = total - sent;
+			stream_fill(7, sent, buf, len);
+			ASSERT_EQ(0, send_all(self->cli, buf, len));
+			sent += len;
+		}
+		ssize_t ret = paste_recv(self->srv, refs, 256, &n, MSG_DONTWAIT);
+
+		if (ret < 0) {
+			ASSERT_EQ(EAGAIN, errno);
+			continue;
+		}
+		ASSERT_LT(0, ret);
+		for (i = 0; i < n; i++) {
+			ASSERT_TRUE(ref_matches(self->r.map, &refs[i], 7, got))
+				TH_LOG("reference %u at stream offset %llu differs",
+				       i, (unsigned long long)got);
+			ASSERT_LE(refs[i].len, SLOT);
+			got += refs[i].len;
+		}
+		ASSERT_EQ(n, paste_ioc(self->srv, PASTE_IOC_RELEASE, refs, n));
+	}
+	EXPECT_EQ(total, got);
+}
+
+TEST_F(recv, short_control_buffer_stops_early)
+{
+	static char buf[3 * SLOT];
+	char ctrl[CMSG_SPACE(sizeof(struct paste_ref))];
+	struct iovec iov = { .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = ctrl,
+			      .msg_controllen = sizeof(ctrl) };
+	ssize_t ret;
+
+	stream_fill(1, 0, buf, sizeof(buf));
+	ASSERT_EQ(0, send_all(self->cli, buf, sizeof(buf)));
+	ASSERT_EQ(sizeof(buf), wait_inq(self->srv, sizeof(buf)));
+	ret = recvmsg(self->srv, &msg, MSG_PASTE);
+	/* Room for one reference: at most one slot consumed, no truncation. */
+	ASSERT_LT(0, ret);
+	EXPECT_LE(ret, SLOT);
+	EXPECT_FALSE(msg.msg_flags & MSG_CTRUNC);
+	EXPECT_EQ(sizeof(buf) - ret, wait_inq(self->srv, 0));
+}
+
+TEST_F(recv, no_control_buffer_is_emsgsize)
+{
+	struct iovec iov = { .iov_len = 4096 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	ASSERT_EQ(0, send_all(self->cli, "abc", 3));
+	ASSERT_EQ(3, wait_inq(self->srv, 3));
+	EXPECT_EQ(-1, recvmsg(self->srv, &msg, MSG_PASTE));
+	EXPECT_EQ(EMSGSIZE, errno);
+	/* Nothing was consumed. */
+	EXPECT_EQ(3, wait_inq(self->srv, 3));
+}
+
+TEST_F(recv, peek_trunc_oob_are_eopnotsupp)
+{
+	static const int bad[] = { MSG_PEEK, MSG_TRUNC, MSG_OOB };
+	struct paste_ref ref;
+	unsigned int n, i;
+
+	ASSERT_EQ(0, send_all(self->cli, "abc", 3));
+	ASSERT_EQ(3, wait_inq(self->srv, 3));
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(-1, paste_recv(self->srv, &ref, 1, &n, bad[i]));
+		EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("flag %#x", bad[i]);
+	}
+	EXPECT_EQ(3, wait_inq(self->srv, 3));
+}
+
+TEST_F(recv, socket_without_region_is_einval)
+{
+	struct paste_ref ref;
+	unsigned int n;
+
+	ASSERT_EQ(0, send_all(self->srv, "abc", 3));
+	ASSERT_EQ(3, wait_inq(self->cli, 3));
+	EXPECT_EQ(-1, paste_recv(self->cli, &ref, 1, &n, 0));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(recv, nonblocking_empty_is_eagain)
+{
+	struct paste_ref ref;
+	unsigned int n;
+
+	EXPECT_EQ(-1, paste_recv(self->srv, &ref, 1, &n, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+static void *send_later(void *arg)
+{
+	int fd = *(int *)arg;
+
+	usleep(200000);
+	send_all(fd, "late", 4);
+	return NULL;
+}
+
+TEST_F(recv, blocking_waits_for_data)
+{
+	struct paste_ref ref;
+	pthread_t t;
+	unsigned int n;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_later, &self->cli));
+	EXPECT_EQ(4, paste_recv(self->srv, &ref, 1, &n, 0));
+	EXPECT_EQ(0, memcmp(self->r.map + ref.offset, "late", 4));
+	pthread_join(t, NULL);
+}
+
+TEST_F(recv, epoll_reports_readable)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	struct paste_ref ref;
+	unsigned int n;
+	int ep = epoll_create1(0);
+
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->srv, &ev));
+	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0));
+	ASSERT_EQ(0, send_all(self->cli, "ping", 4));
+	ASSERT_EQ(1, epoll_wait(ep, &out, 1, 5000));
+	EXPECT_TRUE(out.events & EPOLLIN);
+	EXPECT_EQ(4, paste_recv(self->srv, &ref, 1, &n, MSG_DONTWAIT));
+	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0));
+	close(ep);
+}
+
+TEST_F(recv, eof_returns_zero)
+{
+	struct paste_ref ref;
+	unsigned int n;
+
+	ASSERT_EQ(0, send_all(self->cli, "bye", 3));
+	ASSERT_EQ(0, shutdown(self->cli, SHUT_WR));
+	EXPECT_EQ(3, paste_recv(self->srv, &ref, 1, &n, 0));
+	EXPECT_EQ(0, paste_recv(self->srv, &ref, 1, &n, 0));
+	EXPECT_EQ(0, n);
+}
+
+TEST_F(recv, counters_in_proc_net_paste)
+{
+	static char buf[10000];
+	struct paste_ref refs[8];
+	long long before = -1, after = -1;
+	char line[256];
+	unsigned int n;
+	FILE *f;
+
+	f = fopen("/proc/net/paste", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "PasteBytesPlaced %lld", &before);
+	fclose(f);
+	ASSERT_LE(0, before);
+
+	ASSERT_EQ(0, send_all(self->cli, buf, sizeof(buf)));
+	ASSERT_EQ(sizeof(buf), wait_inq(self->srv, sizeof(buf)));
+	ASSERT_EQ(sizeof(buf), paste_recv(self->srv, refs, 8, &n, 0));
+
+	f = fopen("/proc/net/paste", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "PasteBytesPlaced %lld", &after);
+	fclose(f);
+	/* Other tests do not run concurrently. */
+	EXPECT_EQ(before + (long long)sizeof(buf), after);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Pack the VM's initramfs: static busybox, the real e2fsprogs mke2fs and
+# iproute2's ip with their shared libraries, our selftests and tools.
+# Usage: mkinitramfs.sh BUILD
+set -eu
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$build/initramfs
+out=$build/initramfs.cpio.gz
+
+rm -rf "$root"
+mkdir -p "$root/bin" "$root/sbin" "$root/etc" "$root/paste/bin" \
+	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/mnt"
+
+cp /bin/busybox "$root/bin/busybox"
+file -L "$root/bin/busybox" 2>/dev/null | grep -q 'statically linked' ||
+	ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
+	{ echo "mkinitramfs: /bin/busybox is not static (install busybox-static)" >&2; exit 1; }
+
+# Dynamic programs with their libraries and loader.
+copy_prog() {
+	cp -L "$1" "$root$2"
+	ldd "$1" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+copy_prog /sbin/mke2fs /sbin/mke2fs
+copy_prog "$(command -v ip)" /sbin/ip
+echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "# mke2fs defaults: the real ones" > "$root/etc/mke2fs.conf"
+cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
+
+cp "$here/init" "$root/init"
+cp "$here/run-guest-tests.sh" "$here/demo.sh" "$root/paste/"
+cp "$here/../tests.list" "$root/paste/tests.list"
+for d in "$build/selftests" "$build/tools"; do
+	[ -d "$d" ] && find "$d" -maxdepth 1 -type f -perm -u+x \
+		-exec cp {} "$root/paste/bin/" \;
+done
+chmod +x "$root/init" "$root/paste/"*.sh
+
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "  INITRD  $out ($(du -h "$out" | cut -f1))"

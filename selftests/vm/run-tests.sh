@@ -1,0 +1,58 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run every selftest in the VM on the given kernel flavour and judge the run:
+# exit non-zero on any failed test, timeout, or kernel splat in the log.
+#
+# Boot 1 runs the tests that prepare data for a reboot, boot 2 runs the rest
+# on the same pmem image. KEEP_PMEM=1 reuses the image of the previous run.
+set -u
+build=$1 flavour=$2
+here=$(dirname "$0")
+kernel=$build/obj-$flavour/arch/x86/boot/bzImage
+initrd=$build/initramfs.cpio.gz
+img=$build/pmem-test.img
+logs=$build/logs
+mkdir -p "$logs"
+
+[ "${KEEP_PMEM:-0}" = 1 ] || rm -f "$img"
+nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+kmemleak=
+[ "$flavour" = debug ] && kmemleak=kmemleak=on
+
+# What counts as a splat: WARN, BUG, oops, KASAN, lockdep, atomic sleep,
+# kmemleak, RCU stalls, panics.
+SPLAT='WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|possible recursive locking|possible circular locking|inconsistent lock state|lock held when returning|suspicious RCU usage|sleeping function called|scheduling while atomic|kmemleak: [0-9]+ new suspected|kmemleak found|rcu_sched self-detected|Kernel panic|Call Trace:'
+
+pass=0 fail=0 skip=0 bad=0
+for boot in 1 2; do
+	log=$logs/check-boot$boot.log
+	echo "# boot $boot: $(basename "$kernel") ($flavour) on $(basename "$img")"
+	"$here/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
+		"paste.run=tests paste.boot=$boot paste.nonce=$nonce $kmemleak" \
+		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+		> /dev/null
+	rc=$?
+	tr -d '\r' < "$log" > "$log.txt"
+	sed -n '/^TAP version/,/^paste-vm: totals/p' "$log.txt"
+	totals=$(grep -o 'paste-vm: totals pass:[0-9]* fail:[0-9]* skip:[0-9]*' "$log.txt" | tail -1)
+	if [ -z "$totals" ]; then
+		echo "# boot $boot: no test totals (VM exit $rc); see $log"
+		grep 'paste-vm:' "$log.txt" | sed 's/^/# /'
+		bad=1
+		continue
+	fi
+	set -- $(echo "$totals" | tr -c '0-9\n' ' ')
+	pass=$((pass + $1)) fail=$((fail + $2)) skip=$((skip + $3))
+	if grep -Eq "$SPLAT" "$log.txt"; then
+		echo "# boot $boot: kernel splat in $log:"
+		grep -En -A3 "$SPLAT" "$log.txt" | head -40 | sed 's/^/#   /'
+		bad=1
+	fi
+	grep -q '^paste-vm: done' "$log.txt" || { echo "# boot $boot: VM did not finish"; bad=1; }
+done
+
+summary="$pass passed, $fail failed"
+[ "$skip" -eq 0 ] || summary="$summary, $skip skipped"
+echo "$summary"
+[ "$fail" -eq 0 ] && [ "$bad" -eq 0 ]
