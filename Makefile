@@ -27,7 +27,7 @@ DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 	$(REPO)/Documentation $(REPO)/patches -type f 2>/dev/null) $(REPO)/Kconfig
 
-.PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests \
+.PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-host check-vm run patchset checkpatch clean distclean
 
 all: kernel selftests
@@ -72,7 +72,10 @@ $(BUILD)/usr/include/linux/paste.h: $(BUILD)/obj-debug/.config
 selftests: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC)
 
-initramfs: selftests
+tools: headers
+	@$(MAKE) -s -C tools BUILD=$(BUILD)
+
+initramfs: selftests tools
 	@selftests/vm/mkinitramfs.sh $(BUILD)
 
 # ---------------------------------------------------------------- tests

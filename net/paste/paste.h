@@ -6,6 +6,7 @@
 #define _NET_PASTE_PASTE_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -17,7 +18,7 @@
 
 #define PASTE_NO_SLOT		U32_MAX
 /* At most 2^24 slots: 64 GiB of page-sized buffers. */
-#define PASTE_MAX_SLOTS		(1U << 24)
+#define PASTE_MAX_SLOTS		BIT(24)
 
 /**
  * struct paste_region - a region of a file whose pages hold PASTE buffers
@@ -54,7 +55,7 @@ struct paste_region {
 	unsigned long nr_pages;
 	struct page **pages;
 
-	spinlock_t lock;
+	spinlock_t lock;	/* protects the slot maps and counts */
 	unsigned long *free;
 	unsigned long *pinned;
 	u32 nr_free;

@@ -9,7 +9,7 @@ echo "paste-demo: $(dmesg | grep -m1 -i 'pmem0' || true)"
 if [ -x /paste/bin/pasted ]; then
 	/paste/demo-server.sh
 else
-	/paste/bin/paste_demo /mnt/pmem
+	/paste/bin/paste_demo /mnt/pmem 10 4 1156
 fi
 echo "paste-demo: /proc/net/paste:"
 sed 's/^/paste-demo:   /' /proc/net/paste

@@ -15,8 +15,8 @@
 #define MSG_PASTE		0x400000
 
 /* Flags of struct paste_region_req. */
-#define PASTE_REGION_VOLATILE	(1U << 0)
-#define PASTE_REGION_DURABLE	(1U << 1)
+#define PASTE_REGION_VOLATILE	0x1U
+#define PASTE_REGION_DURABLE	0x2U
 #define PASTE_REGION_FLAGS	(PASTE_REGION_VOLATILE | PASTE_REGION_DURABLE)
 
 /* Bounds of struct paste_region_req. */
