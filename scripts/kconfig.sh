@@ -12,11 +12,15 @@ ksrc=$1
 obj=$2
 shift 2
 
-mkdir -p "$obj"
-make -s -C "$ksrc" O="$obj" tinyconfig > /dev/null
-KCONFIG_CONFIG="$obj/.config" "$ksrc/scripts/kconfig/merge_config.sh" \
-	-m -O "$obj" "$obj/.config" "$@" > "$obj/merge.log"
-make -s -C "$ksrc" O="$obj" olddefconfig > /dev/null
+# Work in a scratch directory; replace .config only when it changes, so an
+# unchanged configuration does not trigger rebuilds.
+tmp=$obj.kconfig
+mkdir -p "$obj" "$tmp"
+make -s -C "$ksrc" O="$tmp" tinyconfig > /dev/null
+KCONFIG_CONFIG="$tmp/.config" "$ksrc/scripts/kconfig/merge_config.sh" \
+	-m -O "$tmp" "$tmp/.config" "$@" > "$tmp/merge.log"
+make -s -C "$ksrc" O="$tmp" olddefconfig > /dev/null
+cmp -s "$tmp/.config" "$obj/.config" || cp "$tmp/.config" "$obj/.config"
 
 bad=0
 for frag in "$@"; do
@@ -24,15 +28,15 @@ for frag in "$@"; do
 		case "$line" in
 		CONFIG_*=n)
 			opt=${line%=n}
-			if grep -q "^$opt=" "$obj/.config"; then
+			if grep -q "^$opt=" "$tmp/.config"; then
 				echo "kconfig: $opt should be unset in $obj/.config" >&2
 				bad=1
 			fi
 			;;
 		CONFIG_*=*)
-			if ! grep -qx -- "$line" "$obj/.config"; then
+			if ! grep -qx -- "$line" "$tmp/.config"; then
 				echo "kconfig: wanted $line ($(basename "$frag")), got:" \
-					"$(grep "^${line%%=*}=" "$obj/.config" || echo unset)" >&2
+					"$(grep "^${line%%=*}=" "$tmp/.config" || echo unset)" >&2
 				bad=1
 			fi
 			;;

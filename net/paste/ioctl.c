@@ -23,7 +23,7 @@ static int paste_pin_one(struct paste_sock *ps, struct paste_region *r,
 		return err;
 	}
 
-	xa_erase(&ps->owned, slot);
+	xa_erase_bh(&ps->owned, slot);
 	ps->refs_outstanding--;
 	atomic64_dec(&paste_stats.refs_outstanding);
 	spin_lock_bh(&r->lock);
@@ -41,7 +41,7 @@ static int paste_release_one(struct paste_sock *ps, struct paste_region *r,
 	if (slot >= r->nr_slots)
 		return -ERANGE;
 	if (xa_load(&ps->owned, slot)) {
-		xa_erase(&ps->owned, slot);
+		xa_erase_bh(&ps->owned, slot);
 		ps->refs_outstanding--;
 		atomic64_dec(&paste_stats.refs_outstanding);
 		paste_slot_free(r, slot);

@@ -82,13 +82,13 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 	if (err)
 		goto err_free;
 
-	err = xa_err(xa_store(&ps->owned, slot, xa_mk_value(len), GFP_KERNEL));
+	err = xa_err(xa_store_bh(&ps->owned, slot, xa_mk_value(len), GFP_KERNEL));
 	if (err)
 		goto err_free;
 
 	err = put_cmsg_notrunc(msg, SOL_SOCKET, SCM_PASTE, sizeof(ref), &ref);
 	if (err) {
-		xa_erase(&ps->owned, slot);
+		xa_erase_bh(&ps->owned, slot);
 		goto err_free;
 	}
 	ps->refs_outstanding++;

@@ -105,6 +105,30 @@ static int paste_range_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Check (@apply false) that the slots of @p are free or pinned, or (@apply
+ * true) pin them. Called with r->lock held.
+ */
+static int paste_own_range(struct paste_region *r, const struct paste_range *p,
+			   bool apply)
+{
+	u64 first = (p->offset - r->offset) >> r->slot_shift;
+	u64 last = (p->offset + p->length - 1 - r->offset) >> r->slot_shift;
+	u64 s;
+
+	for (s = first; s <= last; s++) {
+		if (!apply) {
+			if (!test_bit(s, r->free) && !test_bit(s, r->pinned))
+				return -EBUSY;
+		} else if (__test_and_clear_bit(s, r->free)) {
+			r->nr_free--;
+			__set_bit(s, r->pinned);
+			r->nr_pinned++;
+		}
+	}
+	return 0;
+}
+
 /* Mark the slots of ranges the application still owns as pinned. */
 static int paste_region_own(struct paste_region *r, u64 uptr, u32 nr)
 {
@@ -142,33 +166,10 @@ static int paste_region_own(struct paste_region *r, u64 uptr, u32 nr)
 
 	spin_lock_bh(&r->lock);
 	/* All or nothing: a slot held by a socket cannot be claimed. */
-	for (i = 0; i < nr && !err; i++) {
-		u64 first = (ranges[i].offset - r->offset) >> r->slot_shift;
-		u64 last = (ranges[i].offset + ranges[i].length - 1 -
-			    r->offset) >> r->slot_shift;
-		u64 s;
-
-		for (s = first; s <= last; s++) {
-			if (!test_bit(s, r->free) && !test_bit(s, r->pinned)) {
-				err = -EBUSY;
-				break;
-			}
-		}
-	}
-	for (i = 0; i < nr && !err; i++) {
-		u64 first = (ranges[i].offset - r->offset) >> r->slot_shift;
-		u64 last = (ranges[i].offset + ranges[i].length - 1 -
-			    r->offset) >> r->slot_shift;
-		u64 s;
-
-		for (s = first; s <= last; s++) {
-			if (__test_and_clear_bit(s, r->free)) {
-				r->nr_free--;
-				__set_bit(s, r->pinned);
-				r->nr_pinned++;
-			}
-		}
-	}
+	for (i = 0; i < nr && !err; i++)
+		err = paste_own_range(r, &ranges[i], false);
+	for (i = 0; i < nr && !err; i++)
+		paste_own_range(r, &ranges[i], true);
 	spin_unlock_bh(&r->lock);
 out:
 	kvfree(ranges);
@@ -287,6 +288,7 @@ static struct paste_region *paste_region_create(struct file *file,
 	refcount_set(&r->refcnt, 1);
 	spin_lock_init(&r->lock);
 	INIT_WORK(&r->free_work, paste_region_free_work);
+	r->file = file;
 	r->offset = req->offset;
 	r->length = req->length;
 	r->flags = req->flags;
@@ -309,7 +311,6 @@ static struct paste_region *paste_region_create(struct file *file,
 	if (err)
 		goto err_unlock;
 
-	r->file = file;
 	return r;
 
 err_unlock:

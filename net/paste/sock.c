@@ -12,13 +12,16 @@
 /**
  * paste_sock_init - initialise the PASTE state of a new TCP socket
  * @sk: the socket
+ *
+ * The xarray lock disables BHs: a socket may be destroyed from softirq
+ * context with its own spinlock held.
  */
 void paste_sock_init(struct sock *sk)
 {
 	struct paste_sock *ps = &sk->sk_paste;
 
 	memset(ps, 0, sizeof(*ps));
-	xa_init(&ps->owned);
+	xa_init_flags(&ps->owned, XA_FLAGS_LOCK_BH);
 }
 
 /**

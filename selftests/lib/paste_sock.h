@@ -242,4 +242,36 @@ static inline bool ref_matches(const char *map, const struct paste_ref *ref,
 	return true;
 }
 
+/* A counter of /proc/net/paste, or -1. */
+static inline long long proc_paste_counter(const char *name)
+{
+	char line[256], key[64];
+	long long v, found = -1;
+	FILE *f = fopen("/proc/net/paste", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+/* Number of live regions on inode @ino in /proc/net/paste, or -1. */
+static inline int proc_paste_regions_of(unsigned long ino)
+{
+	char line[256], pat[32];
+	int n = 0;
+	FILE *f = fopen("/proc/net/paste", "r");
+
+	if (!f)
+		return -1;
+	snprintf(pat, sizeof(pat), "\t%lu\t", ino);
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, pat);
+	fclose(f);
+	return n;
+}
+
 #endif /* PASTE_SOCK_H */

@@ -390,34 +390,18 @@ TEST_F(attach, getsockopt_without_region_is_enoent)
 
 TEST_F(attach, region_goes_away_with_last_socket)
 {
-	char line[256];
-	int regions = 0, tries;
-	FILE *f;
+	struct stat st;
+	int tries;
 
+	ASSERT_EQ(0, fstat(self->r.fd, &st));
 	ASSERT_EQ(0, region_attach(self->sock, &self->r, 0));
+	EXPECT_EQ(1, proc_paste_regions_of(st.st_ino));
 	close(self->sock);
 	self->sock = socket(AF_INET, SOCK_STREAM, 0);
-	/* Teardown runs from a work item: poll /proc/net/paste briefly. */
-	for (tries = 0; tries < 100; tries++) {
-		struct stat st;
-
-		regions = 0;
-		ASSERT_EQ(0, fstat(self->r.fd, &st));
-		f = fopen("/proc/net/paste", "r");
-		ASSERT_NE(NULL, f);
-		while (fgets(line, sizeof(line), f)) {
-			char ino[32];
-
-			snprintf(ino, sizeof(ino), "\t%lu\t", (unsigned long)st.st_ino);
-			if (strstr(line, ino))
-				regions++;
-		}
-		fclose(f);
-		if (!regions)
-			break;
+	/* Teardown runs from a work item: poll briefly. */
+	for (tries = 0; tries < 100 && proc_paste_regions_of(st.st_ino); tries++)
 		usleep(20000);
-	}
-	EXPECT_EQ(0, regions);
+	EXPECT_EQ(0, proc_paste_regions_of(st.st_ino));
 }
 
 TEST_HARNESS_MAIN

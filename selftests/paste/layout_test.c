@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The layout lock: while a region is bound to a file, shrinking truncates
- * and hole punch, collapse, insert and zero-range fail with ETXTBSY; growing
- * works; once the last region is gone, everything works again.
+ * The layout lock: while a region is bound to a file, every size change
+ * (truncate, ftruncate, O_TRUNC) and hole punch, collapse, insert and
+ * zero-range fail with ETXTBSY; allocating blocks still works; once the last
+ * region is gone, everything works again.
  */
+#include <sys/stat.h>
 #include <linux/falloc.h>
 
 #include "kselftest_harness.h"
@@ -53,10 +55,21 @@ TEST_F(layout, shrinking_is_etxtbsy)
 	EXPECT_EQ(ETXTBSY, errno);
 }
 
-TEST_F(layout, growing_is_allowed)
+TEST_F(layout, growing_truncate_is_etxtbsy)
 {
-	EXPECT_EQ(0, ftruncate(self->r.fd, 2 * LEN));
-	EXPECT_EQ(0, fallocate(self->r.fd, 0, 2 * LEN, 4096));
+	/* ext4 on DAX would wait for our page references even when growing. */
+	EXPECT_EQ(-1, ftruncate(self->r.fd, 2 * LEN));
+	EXPECT_EQ(ETXTBSY, errno);
+}
+
+TEST_F(layout, allocating_inside_is_allowed)
+{
+	struct stat st;
+
+	EXPECT_EQ(0, fallocate(self->r.fd, 0, 0, LEN));
+	EXPECT_EQ(0, fallocate(self->r.fd, FALLOC_FL_KEEP_SIZE, 4096, 4096));
+	ASSERT_EQ(0, fstat(self->r.fd, &st));
+	EXPECT_EQ(LEN, st.st_size);
 }
 
 TEST_F(layout, punch_collapse_insert_zero_are_etxtbsy)

@@ -9,36 +9,6 @@
 #include "kselftest_harness.h"
 #include "paste_sock.h"
 
-static long long proc_counter(const char *name)
-{
-	char line[256], key[64];
-	long long v, found = -1;
-	FILE *f = fopen("/proc/net/paste", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
-}
-
-static int regions_of(ino_t ino)
-{
-	char line[256], pat[32];
-	int n = 0;
-	FILE *f = fopen("/proc/net/paste", "r");
-
-	if (!f)
-		return -1;
-	snprintf(pat, sizeof(pat), "\t%lu\t", (unsigned long)ino);
-	while (fgets(line, sizeof(line), f))
-		n += !!strstr(line, pat);
-	fclose(f);
-	return n;
-}
-
 static int child_holds_everything(void)
 {
 	struct sockaddr_storage ss;
@@ -69,7 +39,7 @@ static int child_holds_everything(void)
 
 TEST(process_exit_leaves_nothing_behind)
 {
-	long long refs_before = proc_counter("PasteRefsOutstanding");
+	long long refs_before = proc_paste_counter("PasteRefsOutstanding");
 	struct stat st;
 	int status, i, fd;
 	pid_t pid;
@@ -88,10 +58,10 @@ TEST(process_exit_leaves_nothing_behind)
 	fd = open(PMEM_DIR "/lifecycle", O_RDWR);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fstat(fd, &st));
-	for (i = 0; i < 300 && regions_of(st.st_ino) != 0; i++)
+	for (i = 0; i < 300 && proc_paste_regions_of(st.st_ino) != 0; i++)
 		usleep(10000);
-	EXPECT_EQ(0, regions_of(st.st_ino));
-	EXPECT_EQ(refs_before, proc_counter("PasteRefsOutstanding"));
+	EXPECT_EQ(0, proc_paste_regions_of(st.st_ino));
+	EXPECT_EQ(refs_before, proc_paste_counter("PasteRefsOutstanding"));
 	/* No layout lock is left either. */
 	EXPECT_EQ(0, ftruncate(fd, 0));
 	close(fd);

@@ -15,6 +15,8 @@
 #include "paste_sock.h"
 
 #define REGION_LEN	(8 << 20)
+/* iproute2, not the busybox applet the shell would prefer. */
+#define IP		"/sbin/ip"
 
 struct sender {
 	const struct sockaddr_storage *ss;
@@ -259,17 +261,17 @@ FIXTURE_SETUP(veth)
 		/* Wait for the parent to move vb here, then configure it. */
 		if (read(self->go[0], &c, 1) != 1)
 			_exit(1);
-		if (sh("ip link set lo up && ip link set vb up && "
-		       "ip addr add 10.77.0.2/24 dev vb && "
-		       "ip addr add fd77::2/64 dev vb nodad"))
+		if (sh(IP " link set lo up && " IP " link set vb up && "
+		       IP " addr add 10.77.0.2/24 dev vb && "
+		       IP " addr add fd77::2/64 dev vb nodad"))
 			_exit(1);
 		veth_client(variant->family, variant->server, 7777, self->go[0],
 			    16 << 20);
 	}
 	ASSERT_EQ(1, read(self->ready[0], &c, 1));
-	ASSERT_EQ(0, sh("ip link add va type veth peer name vb netns %d && "
-			"ip link set va up && ip addr add 10.77.0.1/24 dev va && "
-			"ip addr add fd77::1/64 dev va nodad", self->child));
+	ASSERT_EQ(0, sh(IP " link add va type veth peer name vb netns %d && "
+			IP " link set va up && " IP " addr add 10.77.0.1/24 dev va && "
+			IP " addr add fd77::1/64 dev va nodad", self->child));
 }
 
 FIXTURE_TEARDOWN(veth)
@@ -280,7 +282,7 @@ FIXTURE_TEARDOWN(veth)
 		kill(self->child, SIGKILL);
 		waitpid(self->child, &status, 0);
 	}
-	sh("ip link del va 2>/dev/null");
+	sh(IP " link del va 2>/dev/null");
 	region_close(&self->r);
 }
 

@@ -35,6 +35,11 @@ for boot in 1 2; do
 	rc=$?
 	tr -d '\r' < "$log" > "$log.txt"
 	sed -n '/^TAP version/,/^paste-vm: totals/p' "$log.txt"
+	if grep -Eq "$SPLAT" "$log.txt"; then
+		echo "# boot $boot: kernel splat in $log:"
+		grep -En -A3 "$SPLAT" "$log.txt" | head -40 | sed 's/^/#   /'
+		bad=1
+	fi
 	totals=$(grep -o 'paste-vm: totals pass:[0-9]* fail:[0-9]* skip:[0-9]*' "$log.txt" | tail -1)
 	if [ -z "$totals" ]; then
 		echo "# boot $boot: no test totals (VM exit $rc); see $log"
@@ -44,11 +49,6 @@ for boot in 1 2; do
 	fi
 	set -- $(echo "$totals" | tr -c '0-9\n' ' ')
 	pass=$((pass + $1)) fail=$((fail + $2)) skip=$((skip + $3))
-	if grep -Eq "$SPLAT" "$log.txt"; then
-		echo "# boot $boot: kernel splat in $log:"
-		grep -En -A3 "$SPLAT" "$log.txt" | head -40 | sed 's/^/#   /'
-		bad=1
-	fi
 	grep -q '^paste-vm: done' "$log.txt" || { echo "# boot $boot: VM did not finish"; bad=1; }
 done
 
