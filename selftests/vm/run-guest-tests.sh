@@ -17,6 +17,7 @@ pass=0 fail=0 skip=0 i=0
 kml=/sys/kernel/debug/kmemleak
 if [ -w $kml ]; then
 	echo scan > $kml; echo clear > $kml
+	echo "# kmemleak: on; reports leaks of this run only"
 fi
 
 echo "TAP version 13"

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libpaste: user space for PASTE (Documentation/networking/paste.rst).
+ *
+ * - Regions: a fully allocated file on a DAX filesystem, mapped
+ *   MAP_SHARED_VALIDATE | MAP_SYNC, attached to a listening socket.
+ * - Receive: batches of references with recvmsg(MSG_PASTE); pin, flush and
+ *   release through ioctl(SIOCPASTE).
+ * - Persistence: clwb (or clflushopt, clflush) per cache line, one sfence
+ *   per batch, chosen at run time from CPUID.
+ * - A write-ahead log of 8-byte references with group commit, recovery of
+ *   the valid prefix after a crash, and reset for checkpoints.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; none of them prints.
+ */
+#ifndef LIBPASTE_H
+#define LIBPASTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <stdint.h>
+#include <linux/paste.h>
+
+/* ------------------------------------------------------------ regions */
+
+/* paste_region_create()/open() flags */
+#define PASTE_MAP_ALLOW_NOSYNC	0x1	/* accept a mapping without MAP_SYNC
+					 * (tmpfs, tests): nothing is durable */
+
+/**
+ * struct paste_region - a mapped region file
+ * @fd: the file, open read-write
+ * @map: its mapping, @len bytes from file offset 0
+ * @len: size of the file and of the mapping
+ * @sync: the mapping is MAP_SYNC: cache write-back makes stores durable
+ */
+struct paste_region {
+	int fd;
+	char *map;
+	uint64_t len;
+	bool sync;
+};
+
+/**
+ * paste_region_create() - create a region file of @len bytes and map it
+ * @r: filled in on success
+ * @path: the file; an existing file is replaced
+ * @len: size, a multiple of the page size
+ * @flags: %PASTE_MAP_ALLOW_NOSYNC or 0
+ *
+ * Every block is written with zeroes and the file is fsync()ed, so no hole
+ * or unwritten extent is left for a page fault to allocate later.
+ *
+ * Return: 0, or -EOPNOTSUPP when MAP_SYNC is refused (not DAX) and
+ * %PASTE_MAP_ALLOW_NOSYNC was not given, or another negative errno.
+ */
+int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
+			unsigned int flags);
+
+/**
+ * paste_region_open() - map an existing region file, e.g. after a restart
+ * @r: filled in on success
+ * @path: the file
+ * @flags: %PASTE_MAP_ALLOW_NOSYNC or 0
+ *
+ * Return: 0 or a negative errno, as paste_region_create().
+ */
+int paste_region_open(struct paste_region *r, const char *path,
+		      unsigned int flags);
+
+/** paste_region_close() - unmap and close a region (the file stays) */
+void paste_region_close(struct paste_region *r);
+
+/**
+ * paste_region_attach() - attach the region to a TCP socket
+ * @r: the region
+ * @sock: a listening or connected TCP socket
+ * @flags: %PASTE_REGION_DURABLE and/or %PASTE_REGION_VOLATILE
+ * @slot_size: buffer size, 0 for the page size
+ * @owned: ranges the caller still owns (its log references them), or NULL
+ * @nr_owned: number of entries in @owned
+ *
+ * Return: 0, or the negative errno of setsockopt(SO_PASTE_REGION);
+ * -ENOPROTOOPT means the kernel has no PASTE.
+ */
+int paste_region_attach(const struct paste_region *r, int sock,
+			unsigned int flags, unsigned int slot_size,
+			const struct paste_range *owned, unsigned int nr_owned);
+
+/* ------------------------------------------------------------ receive */
+
+/**
+ * paste_recv() - receive a batch of references
+ * @sock: a socket with a region
+ * @refs: receives up to @max references, in TCP byte order
+ * @max: capacity of @refs, at most 256
+ * @nrefs: number of references received
+ * @flags: extra recvmsg() flags, e.g. MSG_DONTWAIT
+ *
+ * Return: bytes consumed (0 at end of stream), or a negative errno:
+ * -EAGAIN, -ENOBUFS (region exhausted: release buffers), ...
+ */
+ssize_t paste_recv(int sock, struct paste_ref *refs, unsigned int max,
+		   unsigned int *nrefs, int flags);
+
+/**
+ * paste_ioc() - pin, flush or release a batch of buffers
+ * @sock: a socket with a region
+ * @op: %PASTE_IOC_PIN, %PASTE_IOC_FLUSH or %PASTE_IOC_RELEASE
+ * @refs: the entries
+ * @n: number of entries; larger batches are split
+ *
+ * Return: @n, or a negative errno (entries before the failing one were
+ * processed).
+ */
+int paste_ioc(int sock, unsigned int op, const struct paste_ref *refs,
+	      unsigned int n);
+
+/* ------------------------------------------------------------ persistence */
+
+/** paste_flush_insn() - the write-back instruction in use */
+const char *paste_flush_insn(void);
+
+/** paste_flush() - write back the cache lines of [@p, @p + @len), no fence */
+void paste_flush(const void *p, size_t len);
+
+/** paste_fence() - order all write-backs and stores before later stores */
+void paste_fence(void);
+
+/** paste_persist() - paste_flush() then paste_fence() */
+void paste_persist(const void *p, size_t len);
+
+/* ------------------------------------------------------------ WAL */
+
+/*
+ * A WAL entry is 8 bytes and references bytes of a data file (the region,
+ * or the application's own log area):
+ *
+ *   bit  63      epoch parity
+ *   bits 62..50  length (1..8191)
+ *   bits 49..14  offset in the data file (up to 64 GiB)
+ *   bits 13..1   check: 13 bits of crc32c(epoch, offset, length, more,
+ *                payload)
+ *   bit  0       more: the record continues in the next entry
+ *
+ * An entry is valid when its parity and check match the current epoch and
+ * the payload it references. Recovery takes the longest valid prefix and
+ * drops a trailing incomplete record, so a crash mid-commit loses exactly
+ * the records that were not acknowledged.
+ */
+#define PASTE_WAL_MAX_LEN	8191
+#define PASTE_WAL_MAX_OFFSET	((1ULL << 36) - 1)
+#define PASTE_WAL_MAX_STAGED	1024	/* entries per group commit */
+#define PASTE_WAL_MAX_PIECES	64	/* entries per record */
+
+/**
+ * struct paste_wal_rec - a decoded WAL entry
+ * @offset: offset of the bytes in the data file
+ * @len: number of bytes
+ * @more: the record continues in the next entry
+ */
+struct paste_wal_rec {
+	uint64_t offset;
+	uint32_t len;
+	bool more;
+};
+
+/**
+ * struct paste_wal - a write-ahead log of references
+ * @fd: the log file
+ * @hdr: its mapped header
+ * @entries: its mapped entry array
+ * @capacity: number of entries
+ * @tail: next entry to write
+ * @committed: entries before this are durable
+ * @epoch: current epoch
+ * @data: mapping of the data file the entries reference
+ * @data_len: its length
+ * @sync: the log mapping is MAP_SYNC
+ * @staged: records added since the last commit
+ * @nr_staged: number of entries in @staged
+ */
+struct paste_wal {
+	int fd;
+	struct paste_wal_hdr *hdr;
+	uint64_t *entries;
+	uint32_t capacity;
+	uint32_t tail;
+	uint32_t committed;
+	uint32_t epoch;
+	const char *data;
+	uint64_t data_len;
+	bool sync;
+	struct paste_wal_rec staged[PASTE_WAL_MAX_STAGED];
+	uint32_t nr_staged;
+};
+
+/** paste_wal_encode() - pack a record for epoch @epoch (for tests) */
+uint64_t paste_wal_encode(const struct paste_wal_rec *rec, uint32_t epoch,
+			  const void *payload);
+
+/**
+ * paste_wal_decode() - unpack and check an entry
+ * @e: the entry
+ * @epoch: the current epoch
+ * @data: the data file mapping
+ * @data_len: its length
+ * @rec: the decoded record
+ *
+ * Return: true when @e is a valid entry of @epoch whose payload matches.
+ */
+bool paste_wal_decode(uint64_t e, uint32_t epoch, const void *data,
+		      uint64_t data_len, struct paste_wal_rec *rec);
+
+/**
+ * paste_wal_open() - open or create a log of @capacity entries
+ * @w: filled in
+ * @path: the log file (on a DAX filesystem)
+ * @capacity: entries; used when the file is created
+ * @data: mapping of the data file the entries reference
+ * @data_len: its length
+ * @flags: %PASTE_MAP_ALLOW_NOSYNC or 0
+ *
+ * An existing log is not replayed; call paste_wal_recover().
+ *
+ * Return: 0 or a negative errno.
+ */
+int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
+		   const void *data, uint64_t data_len, unsigned int flags);
+
+/** paste_wal_close() - unmap and close (nothing is lost: see commit) */
+void paste_wal_close(struct paste_wal *w);
+
+/**
+ * paste_wal_add() - stage a record piece for the next commit
+ * @w: the log
+ * @offset: offset of the bytes in the data file
+ * @len: length, 1 to %PASTE_WAL_MAX_LEN
+ * @more: the record continues with the next piece
+ *
+ * Return: 0, -ENOSPC when the log is full (checkpoint), -EINVAL.
+ */
+int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
+		  bool more);
+
+/**
+ * paste_wal_commit() - make the staged records durable (group commit)
+ * @w: the log
+ *
+ * Flushes every staged payload, fences, writes the entries, flushes them and
+ * fences again. Only after this returns may the records be acknowledged.
+ *
+ * Return: number of entries committed.
+ */
+int paste_wal_commit(struct paste_wal *w);
+
+/**
+ * paste_wal_recover() - find the valid records after a restart
+ * @w: the log
+ * @cb: called for each complete record, with its pieces
+ * @arg: passed to @cb
+ *
+ * Sets the tail after the last complete record. Entries after it (a torn
+ * commit) are ignored and will be overwritten.
+ *
+ * Return: number of records, or the first non-zero value @cb returned.
+ */
+int paste_wal_recover(struct paste_wal *w,
+		      int (*cb)(void *arg, const struct paste_wal_rec *pieces,
+				unsigned int n),
+		      void *arg);
+
+/**
+ * paste_wal_reset() - empty the log after a checkpoint
+ * @w: the log
+ *
+ * Moves to a new epoch, durably, so old entries no longer validate.
+ *
+ * Return: 0 or a negative errno.
+ */
+int paste_wal_reset(struct paste_wal *w);
+
+#endif /* LIBPASTE_H */

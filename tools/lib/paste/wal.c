@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libpaste: a write-ahead log of 8-byte references, with group commit.
+ *
+ * File layout: a 4 KiB header (magic, version, capacity, epoch), then the
+ * entry array. Commit order, per batch: write back every staged payload,
+ * fence; store the entries, write them back, fence. Only then is a record
+ * durable, and only then may it be acknowledged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libpaste.h"
+
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE	0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC		0x80000
+#endif
+
+#define WAL_MAGIC	"PASTEWAL"
+#define WAL_VERSION	1
+#define WAL_HDR_SIZE	4096
+
+struct paste_wal_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t capacity;
+	uint32_t epoch;
+	uint32_t reserved[11];
+};
+
+/* CRC-32C (Castagnoli), bitwise: small, and fast enough for 1 KiB records. */
+static uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	int k;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78 & (0U - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static uint32_t wal_check(const struct paste_wal_rec *rec, uint32_t epoch,
+			  const void *payload)
+{
+	uint64_t meta[2] = {
+		((uint64_t)epoch << 32) | rec->len,
+		(rec->offset << 1) | rec->more,
+	};
+
+	return crc32c(crc32c(0, meta, sizeof(meta)), payload, rec->len) & 0x1fff;
+}
+
+uint64_t paste_wal_encode(const struct paste_wal_rec *rec, uint32_t epoch,
+			  const void *payload)
+{
+	return ((uint64_t)(epoch & 1) << 63) |
+	       ((uint64_t)rec->len << 50) |
+	       (rec->offset << 14) |
+	       ((uint64_t)wal_check(rec, epoch, payload) << 1) |
+	       rec->more;
+}
+
+bool paste_wal_decode(uint64_t e, uint32_t epoch, const void *data,
+		      uint64_t data_len, struct paste_wal_rec *rec)
+{
+	rec->len = (e >> 50) & PASTE_WAL_MAX_LEN;
+	rec->offset = (e >> 14) & PASTE_WAL_MAX_OFFSET;
+	rec->more = e & 1;
+	if ((e >> 63) != (epoch & 1) || !rec->len ||
+	    rec->offset > data_len || rec->len > data_len - rec->offset)
+		return false;
+	return ((e >> 1) & 0x1fff) ==
+	       wal_check(rec, epoch, (const char *)data + rec->offset);
+}
+
+int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
+		   const void *data, uint64_t data_len, unsigned int flags)
+{
+	struct stat st;
+	size_t len;
+	void *map;
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	w->data = data;
+	w->data_len = data_len;
+	w->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (w->fd < 0)
+		return -errno;
+	if (fstat(w->fd, &st)) {
+		err = -errno;
+		goto err_close;
+	}
+	if (!st.st_size) {
+		/* New log: allocate every block, header last. */
+		struct paste_wal_hdr hdr = { .version = WAL_VERSION,
+					     .capacity = capacity, .epoch = 1 };
+
+		if (!capacity) {
+			err = -EINVAL;
+			goto err_close;
+		}
+		len = WAL_HDR_SIZE + (size_t)capacity * 8;
+		if (ftruncate(w->fd, len) || fsync(w->fd)) {
+			err = -errno;
+			goto err_close;
+		}
+		err = posix_fallocate(w->fd, 0, len);
+		if (err) {
+			err = -err;
+			goto err_close;
+		}
+		memcpy(hdr.magic, WAL_MAGIC, 8);
+		if (pwrite(w->fd, &hdr, sizeof(hdr), 0) != sizeof(hdr) ||
+		    fsync(w->fd)) {
+			err = -errno;
+			goto err_close;
+		}
+		st.st_size = len;
+	}
+	len = st.st_size;
+	w->sync = true;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED_VALIDATE | MAP_SYNC, w->fd, 0);
+	if (map == MAP_FAILED && errno == EOPNOTSUPP &&
+	    (flags & PASTE_MAP_ALLOW_NOSYNC)) {
+		w->sync = false;
+		map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   w->fd, 0);
+	}
+	if (map == MAP_FAILED) {
+		err = -errno;
+		goto err_close;
+	}
+	w->hdr = map;
+	w->entries = (uint64_t *)((char *)map + WAL_HDR_SIZE);
+	if (memcmp(w->hdr->magic, WAL_MAGIC, 8) ||
+	    w->hdr->version != WAL_VERSION ||
+	    len < WAL_HDR_SIZE + (size_t)w->hdr->capacity * 8) {
+		munmap(map, len);
+		err = -EINVAL;
+		goto err_close;
+	}
+	w->capacity = w->hdr->capacity;
+	w->epoch = w->hdr->epoch;
+	return 0;
+
+err_close:
+	close(w->fd);
+	w->fd = -1;
+	return err;
+}
+
+void paste_wal_close(struct paste_wal *w)
+{
+	if (w->hdr)
+		munmap(w->hdr, WAL_HDR_SIZE + (size_t)w->capacity * 8);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->hdr = NULL;
+	w->fd = -1;
+}
+
+int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
+		  bool more)
+{
+	struct paste_wal_rec *rec;
+
+	if (!len || len > PASTE_WAL_MAX_LEN || offset > PASTE_WAL_MAX_OFFSET ||
+	    offset > w->data_len || len > w->data_len - offset)
+		return -EINVAL;
+	if (w->nr_staged == PASTE_WAL_MAX_STAGED ||
+	    w->tail + w->nr_staged >= w->capacity)
+		return -ENOSPC;
+	rec = &w->staged[w->nr_staged++];
+	rec->offset = offset;
+	rec->len = len;
+	rec->more = more;
+	return 0;
+}
+
+int paste_wal_commit(struct paste_wal *w)
+{
+	uint32_t i, n = w->nr_staged;
+
+	if (!n)
+		return 0;
+	/* 1. The payloads reach the persistence domain... */
+	for (i = 0; i < n; i++)
+		paste_flush(w->data + w->staged[i].offset, w->staged[i].len);
+	paste_fence();
+	/* 2. ...before any entry that references them is written. */
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&w->entries[w->tail + i],
+				 paste_wal_encode(&w->staged[i], w->epoch,
+						  w->data + w->staged[i].offset),
+				 __ATOMIC_RELAXED);
+	paste_flush(&w->entries[w->tail], n * sizeof(uint64_t));
+	paste_fence();
+	w->tail += n;
+	w->committed = w->tail;
+	w->nr_staged = 0;
+	return n;
+}
+
+int paste_wal_recover(struct paste_wal *w,
+		      int (*cb)(void *arg, const struct paste_wal_rec *pieces,
+				unsigned int n),
+		      void *arg)
+{
+	struct paste_wal_rec pieces[PASTE_WAL_MAX_PIECES];
+	uint32_t i, end = 0, n = 0;
+	int records = 0, ret;
+
+	for (i = 0; i < w->capacity; i++) {
+		if (!paste_wal_decode(__atomic_load_n(&w->entries[i], __ATOMIC_RELAXED),
+				      w->epoch, w->data, w->data_len, &pieces[n]))
+			break;
+		if (pieces[n++].more) {
+			if (n == PASTE_WAL_MAX_PIECES)
+				break;
+			continue;
+		}
+		ret = cb ? cb(arg, pieces, n) : 0;
+		if (ret)
+			return ret;
+		records++;
+		n = 0;
+		end = i + 1;
+	}
+	w->tail = w->committed = end;
+	w->nr_staged = 0;
+	return records;
+}
+
+int paste_wal_reset(struct paste_wal *w)
+{
+	/* Zero what was used, then move to the next epoch: both durably. */
+	memset(w->entries, 0, (size_t)w->tail * sizeof(uint64_t));
+	paste_flush(w->entries, (size_t)w->tail * sizeof(uint64_t));
+	paste_fence();
+	w->epoch++;
+	__atomic_store_n(&w->hdr->epoch, w->epoch, __ATOMIC_RELAXED);
+	paste_persist(&w->hdr->epoch, sizeof(w->hdr->epoch));
+	w->tail = w->committed = 0;
+	w->nr_staged = 0;
+	return 0;
+}

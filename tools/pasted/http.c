@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pasted's HTTP/1.1 request parser. It never reads past @len, never
+ * allocates, and treats anything it does not understand as malformed.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+static bool is_keychar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	       c == '~';
+}
+
+/* Find "\r\n\r\n" in the first @len bytes; return the head length or 0. */
+static size_t head_end(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 3; i < len; i++)
+		if (buf[i] == '\n' && buf[i - 1] == '\r' &&
+		    buf[i - 2] == '\n' && buf[i - 3] == '\r')
+			return i + 1;
+	return 0;
+}
+
+static int parse_request_line(const char *p, const char *eol,
+			      struct http_req *req, bool *http10)
+{
+	const char *sp1, *sp2, *t;
+
+	for (sp1 = p; sp1 < eol && *sp1 != ' '; sp1++)
+		if (!is_tchar(*sp1))
+			return -400;
+	if (sp1 == p || sp1 == eol)
+		return -400;
+	sp2 = memchr(sp1 + 1, ' ', eol - sp1 - 1);
+	if (!sp2)
+		return -400;
+	if (eol - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/1.", 7))
+		return memcmp(sp2 + 1, "HTTP/", 5) ? -400 : -505;
+	if (sp2[8] == '0')
+		*http10 = true;
+	else if (sp2[8] != '1')
+		return -505;
+
+	if (sp1 - p == 3 && !memcmp(p, "GET", 3))
+		req->method = HTTP_GET;
+	else if (sp1 - p == 4 && !memcmp(p, "POST", 4))
+		req->method = HTTP_POST;
+	else
+		return -405;
+
+	t = sp1 + 1;
+	if (*t != '/' || sp2 - t < 2 || sp2 - t - 1 > HTTP_MAX_KEY)
+		return -400;
+	req->key = t + 1;
+	req->key_len = sp2 - t - 1;
+	for (t = req->key; t < sp2; t++)
+		if (!is_keychar(*t))
+			return -400;
+	return 0;
+}
+
+/* Header value without surrounding blanks. */
+static void trim(const char **v, const char **end)
+{
+	while (*v < *end && (**v == ' ' || **v == '\t'))
+		(*v)++;
+	while (*end > *v && ((*end)[-1] == ' ' || (*end)[-1] == '\t'))
+		(*end)--;
+}
+
+static int parse_header(const char *p, const char *eol, struct http_req *req,
+			bool *have_len, bool *keep_alive)
+{
+	const char *colon = memchr(p, ':', eol - p), *v, *end = eol, *n;
+	size_t name_len, cl = 0;
+
+	if (!colon || colon == p)
+		return -400;
+	for (n = p; n < colon; n++)
+		if (!is_tchar(*n))
+			return -400;
+	name_len = colon - p;
+	v = colon + 1;
+	trim(&v, &end);
+	for (n = v; n < end; n++)
+		if ((unsigned char)*n < 0x20 && *n != '\t')
+			return -400;
+
+	if (name_len == 14 && !strncasecmp(p, "Content-Length", 14)) {
+		if (v == end)
+			return -400;
+		for (n = v; n < end; n++) {
+			if (*n < '0' || *n > '9')
+				return -400;
+			if (cl > HTTP_MAX_BODY)
+				return -413;
+			cl = cl * 10 + (*n - '0');
+		}
+		if (cl > HTTP_MAX_BODY)
+			return -413;
+		if (*have_len && cl != req->body_len)
+			return -400;
+		req->body_len = cl;
+		*have_len = true;
+	} else if (name_len == 17 && !strncasecmp(p, "Transfer-Encoding", 17)) {
+		return -411;
+	} else if (name_len == 10 && !strncasecmp(p, "Connection", 10)) {
+		if (end - v == 5 && !strncasecmp(v, "close", 5))
+			req->close = true;
+		else if (end - v == 10 && !strncasecmp(v, "keep-alive", 10))
+			*keep_alive = true;
+	}
+	return 0;
+}
+
+int http_parse(const char *buf, size_t len, struct http_req *req)
+{
+	bool have_len = false, keep_alive = false, http10 = false;
+	size_t hlen = head_end(buf, len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
+	const char *p = buf, *end, *eol;
+	int err;
+
+	if (!hlen)
+		return len >= HTTP_MAX_HEADER ? -431 : 0;
+	memset(req, 0, sizeof(*req));
+	req->header_len = hlen;
+	end = buf + hlen - 2;	/* the final empty line */
+
+	eol = memchr(p, '\r', end - p);
+	if (!eol || eol[1] != '\n')
+		return -400;
+	err = parse_request_line(p, eol, req, &http10);
+	if (err)
+		return err;
+	for (p = eol + 2; p < end; p = eol + 2) {
+		eol = memchr(p, '\r', end - p);
+		if (!eol || eol[1] != '\n')
+			return -400;
+		err = parse_header(p, eol, req, &have_len, &keep_alive);
+		if (err)
+			return err;
+	}
+	if (req->method == HTTP_POST && !have_len)
+		return -411;
+	if (http10 && !keep_alive)
+		req->close = true;
+	return 1;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}

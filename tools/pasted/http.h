@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A strict HTTP/1.1 request parser for pasted: request line, headers,
+ * Content-Length bodies; no chunked encoding.
+ */
+#ifndef PASTED_HTTP_H
+#define PASTED_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_HEADER	8192	/* request line + headers; more is 431 */
+#define HTTP_MAX_BODY	16384	/* more is 413 */
+#define HTTP_MAX_KEY	200
+
+enum http_method { HTTP_GET = 1, HTTP_POST };
+
+/**
+ * struct http_req - a parsed request head
+ * @method: %HTTP_GET or %HTTP_POST
+ * @key: the key (the path without its leading '/'), in the parsed buffer
+ * @key_len: its length
+ * @header_len: bytes of request line and headers, final CRLF included
+ * @body_len: Content-Length
+ * @close: the client asked to close after this request (or is HTTP/1.0)
+ */
+struct http_req {
+	enum http_method method;
+	const char *key;
+	size_t key_len;
+	size_t header_len;
+	size_t body_len;
+	bool close;
+};
+
+/**
+ * http_parse() - parse the head of the request at the start of @buf
+ * @buf: received bytes
+ * @len: how many
+ * @req: filled in when the head is complete
+ *
+ * Return: 1 when the head is complete (the body may still be arriving),
+ * 0 when more bytes are needed, or a negative HTTP status: -400 malformed,
+ * -405 method not GET/POST, -411 POST without Content-Length (or with
+ * Transfer-Encoding), -413 body too large, -431 head too large, -505 not
+ * HTTP/1.x.
+ */
+int http_parse(const char *buf, size_t len, struct http_req *req);
+
+/** http_reason() - the reason phrase of @status */
+const char *http_reason(int status);
+
+#endif /* PASTED_HTTP_H */
