@@ -53,18 +53,20 @@ $(BUILD)/.tree: $(BUILD)/.deps $(KERNEL_INPUTS) scripts/prepare-tree.sh
 	@scripts/prepare-tree.sh $(REPO) $(KSRC) $(KTARBALL)
 	@touch $@
 
-$(BUILD)/obj-%/.config: $(BUILD)/.tree configs/base.config configs/%.config scripts/kconfig.sh
+# The stamp, not .config: kconfig.sh rewrites .config only when it changes.
+$(BUILD)/obj-%/.config.stamp: $(BUILD)/.tree configs/base.config configs/%.config scripts/kconfig.sh
 	@scripts/kconfig.sh $(KSRC) $(BUILD)/obj-$* configs/base.config configs/$*.config
+	@touch $@
 
 kernel: kernel-debug kernel-lean
 
-kernel-debug kernel-lean: kernel-%: $(BUILD)/obj-%/.config
+kernel-debug kernel-lean: kernel-%: $(BUILD)/obj-%/.config.stamp
 	@echo "  KBUILD  $* kernel"
 	@$(call KMAKE,$*) bzImage
 	@echo "  KERNEL  $(BUILD)/obj-$*/arch/x86/boot/bzImage"
 
 headers: $(BUILD)/usr/include/linux/paste.h
-$(BUILD)/usr/include/linux/paste.h: $(BUILD)/obj-debug/.config
+$(BUILD)/usr/include/linux/paste.h: $(BUILD)/obj-debug/.config.stamp
 	@$(call KMAKE,debug) headers_install INSTALL_HDR_PATH=$(BUILD)/usr > /dev/null
 	@echo "  HEADERS $(BUILD)/usr/include"
 
@@ -81,7 +83,7 @@ initramfs: selftests tools
 # ---------------------------------------------------------------- tests
 check: check-host check-vm
 
-check-host: $(BUILD)/.deps
+check-host: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
 
 check-vm: kernel-debug initramfs

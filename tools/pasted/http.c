@@ -36,7 +36,7 @@ static size_t head_end(const char *buf, size_t len)
 static int parse_request_line(const char *p, const char *eol,
 			      struct http_req *req, bool *http10)
 {
-	const char *sp1, *sp2, *t;
+	const char *sp1, *sp2, *t, *v;
 
 	for (sp1 = p; sp1 < eol && *sp1 != ' '; sp1++)
 		if (!is_tchar(*sp1))
@@ -46,12 +46,14 @@ static int parse_request_line(const char *p, const char *eol,
 	sp2 = memchr(sp1 + 1, ' ', eol - sp1 - 1);
 	if (!sp2)
 		return -400;
-	if (eol - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/1.", 7))
-		return memcmp(sp2 + 1, "HTTP/", 5) ? -400 : -505;
-	if (sp2[8] == '0')
-		*http10 = true;
-	else if (sp2[8] != '1')
+	/* HTTP/<digit>.<digit>; only 1.0 and 1.1 are spoken here. */
+	v = sp2 + 1;
+	if (eol - v != 8 || memcmp(v, "HTTP/", 5) || v[6] != '.' ||
+	    v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
+		return -400;
+	if (v[5] != '1' || v[7] > '1')
 		return -505;
+	*http10 = v[7] == '0';
 
 	if (sp1 - p == 3 && !memcmp(p, "GET", 3))
 		req->method = HTTP_GET;
