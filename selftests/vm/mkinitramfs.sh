@@ -11,7 +11,7 @@ root=$build/initramfs
 out=$build/initramfs.cpio.gz
 
 rm -rf "$root"
-mkdir -p "$root/bin" "$root/sbin" "$root/etc" "$root/paste/bin" \
+mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/etc" "$root/paste/bin" \
 	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/mnt"
 
 cp /bin/busybox "$root/bin/busybox"
@@ -29,12 +29,15 @@ copy_prog() {
 }
 copy_prog /sbin/mke2fs /sbin/mke2fs
 copy_prog "$(command -v ip)" /sbin/ip
+# HTTP clients for the pasted tests.
+copy_prog "$(command -v curl)" /usr/bin/curl
+copy_prog "$(command -v wrk)" /usr/bin/wrk
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "# mke2fs defaults: the real ones" > "$root/etc/mke2fs.conf"
 cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
 
 cp "$here/init" "$root/init"
-cp "$here/run-guest-tests.sh" "$here/demo.sh" "$root/paste/"
+cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" "$root/paste/"
 cp "$here/../tests.list" "$root/paste/tests.list"
 for d in "$build/selftests" "$build/tools"; do
 	[ -d "$d" ] && find "$d" -maxdepth 1 -type f -perm -u+x \
