@@ -21,7 +21,7 @@ ROOT_PREFIX := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev dwarves cpio xz-utils patch git ccache python3 perl \
 	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
-	e2fsprogs iproute2 liburing-dev curl wrk
+	e2fsprogs iproute2 liburing-dev curl wrk python3-ply
 
 # Kernel files of ours (new files and the series).
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \

@@ -12,7 +12,9 @@ wt=$(dirname "$ksrc")/patchset-tree
 git -C "$ksrc" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"
 git -C "$ksrc" worktree prune
 git -C "$ksrc" worktree add -q --detach "$wt" pristine
-g() { git -C "$wt" -c user.name="PASTE developers" -c user.email=paste@localhost "$@"; }
+name=$(git config user.name || echo "PASTE developers")
+email=$(git config user.email || echo "paste@localhost")
+g() { git -C "$wt" -c user.name="$name" -c user.email="$email" "$@"; }
 
 grep -v '^#' "$repo/patches/series" | while read -r patch files; do
 	[ -n "$patch" ] || continue

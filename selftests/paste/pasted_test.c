@@ -118,12 +118,17 @@ static int read_response(int fd, char *body, size_t *blen)
 		if (end)
 			break;
 		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0)
+		if (n <= 0) {
+			fprintf(stderr, "# recv: %zd (%s) after %zu bytes\n", n,
+				n ? strerror(errno) : "EOF", len);
 			return -1;
+		}
 		len += n;
 	}
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1) {
+		fprintf(stderr, "# not a response: %.40s\n", buf);
 		return -1;
+	}
 	p = strcasestr(buf, "Content-Length:");
 	if (p && p < end)
 		cl = strtoul(p + 15, NULL, 10);

@@ -1400,9 +1400,9 @@ int main(int argc, char **argv)
 	s->lsn = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	a.sin6_port = htons(s->opt.port);
 	setsockopt(s->lsn, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s->lsn < 0 || bind(s->lsn, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(s->lsn, 1024))
-		return die_errno("listen", errno);
+	if (s->lsn < 0 || bind(s->lsn, (struct sockaddr *)&a, sizeof(a)))
+		return die_errno("bind", errno);
+	/* Attach before listen(): a connection accepted earlier has no region. */
 	if (s->opt.mode == M_PASTE) {
 		struct paste_sock_info info;
 		socklen_t len = sizeof(info);
@@ -1433,6 +1433,8 @@ int main(int argc, char **argv)
 		}
 	}
 	free(rc.owned);
+	if (listen(s->lsn, 1024))
+		return die_errno("listen", errno);
 
 	printf("pasted: mode %s, loop %s, port %d, %s %s (%" PRIu64 " MiB%s), log %s, %zu keys recovered, flush %s\n",
 	       mode_names[s->opt.mode], s->opt.uring ? "io_uring" : "epoll",
