@@ -207,5 +207,6 @@ int main(int argc, char **argv)
 		printf("paste_demo:   %s", line);
 	if (f)
 		fclose(f);
+	fflush(stdout);
 	_exit(0);
 }
