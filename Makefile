@@ -28,7 +28,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 	$(REPO)/Documentation $(REPO)/patches -type f 2>/dev/null) $(REPO)/Kconfig
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
-	initramfs check check-host check-vm run patchset checkpatch clean distclean
+	initramfs check check-host check-vm run bench patchset checkpatch clean distclean
 
 all: kernel selftests
 
@@ -91,6 +91,13 @@ check-vm: kernel-debug initramfs
 
 run: kernel-lean initramfs
 	@selftests/vm/run-demo.sh $(BUILD) lean
+
+# Benchmarks print tables; they are never assertions. BENCH=full for the
+# whole grid. gnuplot is only needed here.
+bench: kernel-lean initramfs
+	@command -v gnuplot > /dev/null || $(ROOT_PREFIX) env DEBIAN_FRONTEND=noninteractive \
+		apt-get -qq -y --no-install-recommends install gnuplot-nox > /dev/null
+	@tools/bench/run-bench.sh $(BUILD)
 
 # ---------------------------------------------------------------- series
 patchset: $(BUILD)/.tree

@@ -388,6 +388,26 @@ TEST_F(attach, getsockopt_without_region_is_enoent)
 	EXPECT_EQ(ENOENT, errno);
 }
 
+TEST_F(attach, getsockopt_errors)
+{
+	struct paste_sock_info info;
+	socklen_t len = sizeof(info);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ASSERT_EQ(0, region_attach(self->sock, &self->r, 0));
+	EXPECT_EQ(-1, getsockopt(u, SOL_SOCKET, SO_PASTE_REGION, &info, &len));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, getsockopt(self->sock, SOL_SOCKET, SO_PASTE_REGION,
+				 (void *)8, &len));
+	EXPECT_EQ(EFAULT, errno);
+	/* A short buffer gets a prefix, and says how much it got. */
+	len = 8;
+	EXPECT_EQ(0, getsockopt(self->sock, SOL_SOCKET, SO_PASTE_REGION, &info, &len));
+	EXPECT_EQ(8, len);
+	EXPECT_EQ(0, info.region_offset);
+	close(u);
+}
+
 TEST_F(attach, region_goes_away_with_last_socket)
 {
 	struct stat st;

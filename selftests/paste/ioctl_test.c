@@ -212,6 +212,16 @@ TEST_F(ioc, socket_without_region_is_einval)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+TEST_F(ioc, non_tcp_socket_is_eopnotsupp)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ASSERT_LE(0, u);
+	EXPECT_EQ(-1, paste_ioc(u, PASTE_IOC_RELEASE, self->refs, 1));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(u);
+}
+
 TEST_F(ioc, close_returns_unpinned_buffers)
 {
 	struct paste_sock_info info;

@@ -42,12 +42,13 @@ MODE(readmmap, uring, true);
 MODE(paste, epoll, true);
 MODE(paste, uring, true);
 
-static pid_t start(const char *mode, const char *loop, const char *dir,
-		   int port, const char *log)
+static pid_t start_once(const char *mode, const char *loop, const char *dir,
+			int port, const char *log, bool *busy)
 {
-	char portstr[16];
+	char portstr[16], line[256];
 	pid_t pid;
 	int i, fd;
+	FILE *f;
 
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	pid = fork();
@@ -71,11 +72,37 @@ static pid_t start(const char *mode, const char *loop, const char *dir,
 			return pid;
 		}
 		close(fd);
-		if (waitpid(pid, NULL, WNOHANG) == pid)
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			f = fopen(log, "r");
+			while (f && fgets(line, sizeof(line), f))
+				*busy |= !!strstr(line, "Address already in use");
+			if (f)
+				fclose(f);
 			return -1;
+		}
 		usleep(20000);
 	}
 	return -1;
+}
+
+/*
+ * An io_uring instance closes its files after its process exits, so the
+ * previous server's listener can linger briefly: retry while it does.
+ */
+static pid_t start(const char *mode, const char *loop, const char *dir,
+		   int port, const char *log)
+{
+	pid_t pid = -1;
+	bool busy = true;
+	int i;
+
+	for (i = 0; i < 100 && pid < 0 && busy; i++) {
+		busy = false;
+		pid = start_once(mode, loop, dir, port, log, &busy);
+		if (pid < 0 && busy)
+			usleep(100000);
+	}
+	return pid;
 }
 
 static int stop(pid_t pid)

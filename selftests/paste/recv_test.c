@@ -195,6 +195,21 @@ TEST_F(recv, socket_without_region_is_einval)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+TEST_F(recv, unwritable_control_buffer_is_efault)
+{
+	struct iovec iov = { .iov_len = 4096 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = (void *)8,
+			      .msg_controllen = 4096 };
+
+	ASSERT_EQ(0, send_all(self->cli, "abc", 3));
+	ASSERT_EQ(3, wait_inq(self->srv, 3));
+	EXPECT_EQ(-1, recvmsg(self->srv, &msg, MSG_PASTE));
+	EXPECT_EQ(EFAULT, errno);
+	/* Nothing was consumed, and the buffer went back to the region. */
+	EXPECT_EQ(3, wait_inq(self->srv, 3));
+}
+
 TEST_F(recv, nonblocking_empty_is_eagain)
 {
 	struct paste_ref ref;

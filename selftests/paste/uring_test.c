@@ -61,9 +61,10 @@ FIXTURE_SETUP(uring)
 	self->lsn = tcp_listener(AF_INET, &self->ss, &self->sslen);
 	ASSERT_LE(0, self->lsn);
 	ASSERT_EQ(0, region_attach(self->lsn, &self->r, 0));
-	for (i = 0; i < NCONN; i++)
+	for (i = 0; i < NCONN; i++) {
 		ASSERT_EQ(0, tcp_pair(self->lsn, &self->ss, self->sslen,
 				      &self->cli[i], &self->srv[i]));
+	}
 }
 
 FIXTURE_TEARDOWN(uring)

@@ -37,7 +37,8 @@ echo "# mke2fs defaults: the real ones" > "$root/etc/mke2fs.conf"
 cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
 
 cp "$here/init" "$root/init"
-cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" "$root/paste/"
+cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" \
+	"$here/../../tools/bench/bench-guest.sh" "$root/paste/"
 cp "$here/../tests.list" "$root/paste/tests.list"
 for d in "$build/selftests" "$build/tools"; do
 	[ -d "$d" ] && find "$d" -maxdepth 1 -type f -perm -u+x \

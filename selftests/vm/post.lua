@@ -1,6 +1,8 @@
--- wrk script: POST 1024-byte bodies to rotating keys (the paper's WAL
--- workload: a 1156-byte request).
-local body = string.rep("x", 1024)
+-- wrk script: POST bodies to rotating keys; BODY (bytes) from the
+-- environment, 1024 by default (a 1156-byte request: the paper's WAL
+-- workload).
+local size = tonumber(os.getenv("BODY") or "1024")
+local body = string.rep("x", size)
 local n = 0
 request = function()
   n = n + 1
