@@ -53,6 +53,7 @@ static const char *const mode_names[] = {
 #define OUT_MAX		(256 << 10)	/* stop reading above this backlog */
 #define CHUNK		(64 << 10)	/* readmmap receive chunk */
 #define REC_MAGIC	0x50415354U	/* fsync-mode log record */
+#define REL_BATCH	32		/* buffers released per SIOCPASTE */
 
 struct options {
 	enum mode mode;
@@ -80,6 +81,12 @@ struct conn {
 	struct paste_ref done[QMAX * 2];	/* consumed, to pin or release */
 	bool done_keep[QMAX * 2];
 	unsigned int ndone;
+	/* consumed buffers with logged bytes, still held by the socket */
+	struct paste_ref *held;
+	unsigned int nheld, held_cap;
+	/* consumed buffers to release, in batches */
+	struct paste_ref rel[REL_BATCH];
+	unsigned int nrel;
 	char hdr[HTTP_MAX_HEADER];	/* a head spanning buffers, gathered */
 	/* io_uring receive */
 	struct msghdr msg;
@@ -109,6 +116,7 @@ struct server {
 	uint64_t data_tail;		/* memcpy/readmmap: next free byte */
 	uint32_t *pinned;		/* paste: tokens pinned since checkpoint */
 	size_t npinned;
+	size_t nheld;			/* paste: logged tokens sockets hold */
 	uint32_t nr_slots;
 	struct kv kv;
 	struct conn *conns[MAX_CONN];
@@ -465,11 +473,23 @@ static int checkpoint(struct server *s)
 			if (err < 0 && err != -EALREADY)
 				return err;
 		}
+		s->npinned = 0;
 		/*
-		 * Buffers consumed but not yet pinned keep their mark: a record
+		 * Settled buffers are in the snapshot now. Buffers consumed in
+		 * this round are not settled yet and keep their mark: a record
 		 * staged after this checkpoint may reference them.
 		 */
-		s->npinned = 0;
+		for (i = 0; i < MAX_CONN; i++) {
+			struct conn *c = s->conns[i];
+
+			if (!c || !c->nheld)
+				continue;
+			err = paste_ioc(c->fd, PASTE_IOC_RELEASE, c->held, c->nheld);
+			if (err < 0)
+				return err;
+			s->nheld -= c->nheld;
+			c->nheld = 0;
+		}
 		break;
 	case M_MEMCPY:
 	case M_READMMAP:
@@ -502,7 +522,7 @@ static bool need_checkpoint(const struct server *s)
 		return s->log_len > (64ULL << 20);
 	case M_PASTE:
 		return s->wal.tail * 4 > s->wal.capacity * 3 ||
-		       s->npinned * 4 > (size_t)s->nr_slots * 3;
+		       (s->npinned + s->nheld) * 4 > (size_t)s->nr_slots * 3;
 	case M_MEMCPY:
 	case M_READMMAP:
 		return s->wal.tail * 4 > s->wal.capacity * 3 ||
@@ -674,33 +694,59 @@ static void process_refs(struct server *s, struct conn *c)
 	}
 }
 
-/* paste: pin consumed buffers a log entry references, release the rest. */
-static int settle_refs(struct server *s, struct conn *c)
+static int release_batch(struct conn *c)
 {
-	struct paste_ref pin[QMAX * 2], rel[QMAX * 2];
-	unsigned int np = 0, nr = 0, i;
-	int err;
+	int err = c->nrel ? paste_ioc(c->fd, PASTE_IOC_RELEASE, c->rel, c->nrel) : 0;
 
-	for (i = 0; i < c->ndone; i++) {
-		if (c->done_keep[i])
-			pin[np++] = c->done[i];
-		else
-			rel[nr++] = c->done[i];
+	c->nrel = 0;
+	return err < 0 ? err : 0;
+}
+
+/*
+ * paste: sort consumed buffers. Those with logged bytes stay with the
+ * socket, which keeps the kernel from reusing them, until a checkpoint
+ * releases them or the connection closes (@final), when they are pinned so
+ * they outlive the socket. The others are released in batches. Either way
+ * no SIOCPASTE is needed per request.
+ */
+static int settle_refs(struct server *s, struct conn *c, bool final)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < c->ndone && !err; i++) {
+		if (c->done_keep[i]) {
+			if (c->nheld == c->held_cap) {
+				unsigned int cap = c->held_cap ? c->held_cap * 2 : 64;
+				struct paste_ref *p = realloc(c->held, cap * sizeof(*p));
+
+				if (!p)
+					return -ENOMEM;
+				c->held = p;
+				c->held_cap = cap;
+			}
+			c->held[c->nheld++] = c->done[i];
+			s->nheld++;
+		} else {
+			c->rel[c->nrel++] = c->done[i];
+			if (c->nrel == REL_BATCH)
+				err = release_batch(c);
+		}
 	}
 	c->ndone = 0;
-	if (np) {
-		err = paste_ioc(c->fd, PASTE_IOC_PIN, pin, np);
+	if (!err && final)
+		err = release_batch(c);
+	if (!err && final && c->nheld) {
+		err = paste_ioc(c->fd, PASTE_IOC_PIN, c->held, c->nheld);
 		if (err < 0)
 			return err;
-		for (i = 0; i < np; i++)
-			s->pinned[s->npinned++] = pin[i].token;
+		for (i = 0; i < c->nheld; i++)
+			s->pinned[s->npinned++] = c->held[i].token;
+		s->nheld -= c->nheld;
+		c->nheld = 0;
+		err = 0;
 	}
-	if (nr) {
-		err = paste_ioc(c->fd, PASTE_IOC_RELEASE, rel, nr);
-		if (err < 0)
-			return err;
-	}
-	return 0;
+	return err;
 }
 
 static void touch(struct server *s, struct conn *c)
@@ -845,7 +891,8 @@ static struct conn *conn_new(struct server *s, int fd)
 
 static void conn_close(struct server *s, struct conn *c)
 {
-	settle_refs(s, c);
+	settle_refs(s, c, true);
+	free(c->held);
 	s->conns[c->fd] = NULL;
 	close(c->fd);
 	if (s->opt.mode != M_PASTE && s->opt.mode != M_READMMAP)
@@ -918,7 +965,7 @@ static int run_epoll(struct server *s)
 			int err;
 
 			c->touched = false;
-			err = settle_refs(s, c);
+			err = settle_refs(s, c, false);
 			if (!err)
 				err = conn_send(c);
 			ev.data.fd = c->fd;
@@ -1078,7 +1125,7 @@ static int run_uring(struct server *s)
 			struct conn *c = s->touched[k];
 
 			c->touched = false;
-			if (settle_refs(s, c))
+			if (settle_refs(s, c, false))
 				c->closing = true;
 			if (c->out_len > c->out_sent && !c->send_busy) {
 				uring_arm(s, OP_SEND, c->fd, c->out + c->out_sent,
