@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "libpaste.h"
 
 #ifndef MAP_SHARED_VALIDATE
@@ -20,24 +21,31 @@
 #define MAP_SYNC		0x80000
 #endif
 
-static int region_map(struct paste_region *r, unsigned int flags)
+int paste_map_file(int fd, size_t len, unsigned int flags, bool *sync,
+		   void **map)
 {
-	r->sync = true;
-	r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE,
-		      MAP_SHARED_VALIDATE | MAP_SYNC, r->fd, 0);
-	if (r->map == MAP_FAILED && errno == EOPNOTSUPP &&
+	*sync = true;
+	*map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+	if (*map == MAP_FAILED && errno == EOPNOTSUPP &&
 	    (flags & PASTE_MAP_ALLOW_NOSYNC)) {
-		r->sync = false;
-		r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      r->fd, 0);
+		*sync = false;
+		*map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	}
-	if (r->map == MAP_FAILED) {
-		int err = -errno;
-
-		r->map = NULL;
-		return err;
+	if (*map == MAP_FAILED) {
+		*map = NULL;
+		return -errno;
 	}
 	return 0;
+}
+
+static int region_map(struct paste_region *r, unsigned int flags)
+{
+	void *map;
+	int err = paste_map_file(r->fd, r->len, flags, &r->sync, &map);
+
+	r->map = map;
+	return err;
 }
 
 int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
@@ -69,13 +77,11 @@ int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
 		goto err_close;
 	}
 	err = region_map(r, flags);
-	if (err)
-		goto err_close;
-	return 0;
-
 err_close:
-	close(r->fd);
-	r->fd = -1;
+	if (err) {
+		close(r->fd);
+		r->fd = -1;
+	}
 	return err;
 }
 
@@ -95,13 +101,11 @@ int paste_region_open(struct paste_region *r, const char *path,
 	}
 	r->len = st.st_size;
 	err = r->len ? region_map(r, flags) : -EINVAL;
-	if (err)
-		goto err_close;
-	return 0;
-
 err_close:
-	close(r->fd);
-	r->fd = -1;
+	if (err) {
+		close(r->fd);
+		r->fd = -1;
+	}
 	return err;
 }
 

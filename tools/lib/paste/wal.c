@@ -14,14 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "libpaste.h"
-
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE	0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC		0x80000
-#endif
 
 #define WAL_MAGIC	"PASTEWAL"
 #define WAL_VERSION	1
@@ -130,19 +124,9 @@ int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
 		st.st_size = len;
 	}
 	len = st.st_size;
-	w->sync = true;
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_SHARED_VALIDATE | MAP_SYNC, w->fd, 0);
-	if (map == MAP_FAILED && errno == EOPNOTSUPP &&
-	    (flags & PASTE_MAP_ALLOW_NOSYNC)) {
-		w->sync = false;
-		map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			   w->fd, 0);
-	}
-	if (map == MAP_FAILED) {
-		err = -errno;
+	err = paste_map_file(w->fd, len, flags, &w->sync, &map);
+	if (err)
 		goto err_close;
-	}
 	w->hdr = map;
 	w->entries = (uint64_t *)((char *)map + WAL_HDR_SIZE);
 	if (memcmp(w->hdr->magic, WAL_MAGIC, 8) ||
