@@ -61,11 +61,8 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 	int err;
 
 	slot = paste_slot_alloc(r);
-	if (slot == PASTE_NO_SLOT) {
-		ps->region_full++;
-		atomic64_inc(&paste_stats.region_full);
+	if (slot == PASTE_NO_SLOT)
 		return -ENOBUFS;
-	}
 
 	ref.offset = paste_slot_offset(r, slot);
 	ref.len = len;
@@ -139,6 +136,14 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		done += n;
 	}
 
+	/*
+	 * Count a receive that found the region exhausted once: a partial
+	 * placement is retried by the caller and fails with nothing placed.
+	 */
+	if (err == -ENOBUFS && !done) {
+		ps->region_full++;
+		atomic64_inc(&paste_stats.region_full);
+	}
 	ps->bytes_placed += done;
 	ps->bytes_copied += done;
 	atomic64_add(done, &paste_stats.bytes_placed);
