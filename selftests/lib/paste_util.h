@@ -15,13 +15,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-
 #define PMEM_DIR "/mnt/pmem"
 #define CACHELINE 64
 

@@ -27,13 +27,6 @@
 #include <sys/socket.h>
 #include <linux/paste.h>
 
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-
 #define REGION_LEN	(16 << 20)
 #define MAX_CONN	64
 

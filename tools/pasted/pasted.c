@@ -445,6 +445,44 @@ static int snapshot_write(struct server *s)
 	return err;
 }
 
+static int token_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Release every pinned buffer through the listener, which shares the region,
+ * in SIOCPASTE batches. Recovery may list a token twice: release it once.
+ */
+static int release_pinned(struct server *s)
+{
+	struct paste_ref refs[PASTE_IOC_MAX_BATCH];
+	size_t i, n = 0;
+	int err;
+
+	qsort(s->pinned, s->npinned, sizeof(*s->pinned), token_cmp);
+	for (i = 0; i < s->npinned; i++) {
+		if (i && s->pinned[i] == s->pinned[i - 1])
+			continue;
+		refs[n++] = (struct paste_ref){ .token = s->pinned[i] };
+		if (n == PASTE_IOC_MAX_BATCH) {
+			err = paste_ioc(s->lsn, PASTE_IOC_RELEASE, refs, n);
+			if (err < 0)
+				return err;
+			n = 0;
+		}
+	}
+	if (n) {
+		err = paste_ioc(s->lsn, PASTE_IOC_RELEASE, refs, n);
+		if (err < 0)
+			return err;
+	}
+	s->npinned = 0;
+	return 0;
+}
+
 static int checkpoint(struct server *s)
 {
 	unsigned int i;
@@ -464,16 +502,9 @@ static int checkpoint(struct server *s)
 		break;
 	case M_PASTE:
 		paste_wal_reset(&s->wal);
-		for (i = 0; i < s->npinned; i++) {
-			struct paste_ref r = { .token = s->pinned[i] };
-
-			/* Through the listener: it shares the region. A token
-			 * recovered twice is released once. */
-			err = paste_ioc(s->lsn, PASTE_IOC_RELEASE, &r, 1);
-			if (err < 0 && err != -EALREADY)
-				return err;
-		}
-		s->npinned = 0;
+		err = release_pinned(s);
+		if (err)
+			return err;
 		/*
 		 * Settled buffers are in the snapshot now. Buffers consumed in
 		 * this round are not settled yet and keep their mark: a record

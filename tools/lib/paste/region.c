@@ -14,13 +14,6 @@
 #include "internal.h"
 #include "libpaste.h"
 
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE	0x03
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC		0x80000
-#endif
-
 int paste_map_file(int fd, size_t len, unsigned int flags, bool *sync,
 		   void **map)
 {
