@@ -28,7 +28,8 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 	$(REPO)/Documentation $(REPO)/patches -type f 2>/dev/null) $(REPO)/Kconfig
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
-	initramfs check check-host check-vm run bench patchset checkpatch clean distclean
+	initramfs check check-host check-vm check-crash crashtest run bench patchset \
+	checkpatch clean distclean
 
 all: kernel selftests
 
@@ -81,13 +82,21 @@ initramfs: selftests tools
 	@selftests/vm/mkinitramfs.sh $(BUILD)
 
 # ---------------------------------------------------------------- tests
-check: check-host check-vm
+check: check-host check-vm check-crash
 
 check-host: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
 
 check-vm: kernel-debug initramfs
 	@selftests/vm/run-tests.sh $(BUILD) debug
+
+# Power cuts under load: CUTS per persisting mode (3 in make check, on the
+# debug kernel; 20 in make crashtest, on the lean one).
+check-crash: kernel-debug initramfs
+	@selftests/crash/run-crashtest.sh $(BUILD) debug 3
+
+crashtest: kernel-lean initramfs
+	@selftests/crash/run-crashtest.sh $(BUILD) lean $${CUTS:-20}
 
 run: kernel-lean initramfs
 	@selftests/vm/run-demo.sh $(BUILD) lean

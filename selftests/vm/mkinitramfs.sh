@@ -38,9 +38,10 @@ cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
 
 cp "$here/init" "$root/init"
 cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" \
-	"$here/../../tools/bench/bench-guest.sh" "$root/paste/"
+	"$here/../../tools/bench/bench-guest.sh" \
+	"$here/../crash/crash-guest.sh" "$root/paste/"
 cp "$here/../tests.list" "$root/paste/tests.list"
-for d in "$build/selftests" "$build/tools"; do
+for d in "$build/selftests" "$build/tools" "$build/crash"; do
 	[ -d "$d" ] && find "$d" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/paste/bin/" \;
 done

@@ -20,9 +20,7 @@ nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 kmemleak=
 [ "$flavour" = debug ] && kmemleak=kmemleak=on
 
-# What counts as a splat: WARN, BUG, oops, KASAN, lockdep, atomic sleep,
-# kmemleak, RCU stalls, panics.
-SPLAT='WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|possible recursive locking|possible circular locking|inconsistent lock state|lock held when returning|suspicious RCU usage|sleeping function called|scheduling while atomic|kmemleak: [0-9]+ new suspected|kmemleak found|rcu_sched self-detected|Kernel panic|Call Trace:'
+. "$here/splat.sh"
 
 pass=0 fail=0 skip=0 bad=0
 for boot in 1 2; do
@@ -35,11 +33,7 @@ for boot in 1 2; do
 	rc=$?
 	tr -d '\r' < "$log" > "$log.txt"
 	sed -n '/^TAP version/,/^paste-vm: totals/p' "$log.txt"
-	if grep -Eq "$SPLAT" "$log.txt"; then
-		echo "# boot $boot: kernel splat in $log:"
-		grep -En -A3 "$SPLAT" "$log.txt" | head -40 | sed 's/^/#   /'
-		bad=1
-	fi
+	splat_in "$log.txt" && bad=1
 	totals=$(grep -o 'paste-vm: totals pass:[0-9]* fail:[0-9]* skip:[0-9]*' "$log.txt" | tail -1)
 	if [ -z "$totals" ]; then
 		echo "# boot $boot: no test totals (VM exit $rc); see $log"
