@@ -21,14 +21,16 @@ ROOT_PREFIX := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev dwarves cpio xz-utils patch git ccache python3 perl \
 	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
-	e2fsprogs iproute2 liburing-dev curl wrk python3-ply
+	e2fsprogs iproute2 liburing-dev curl wrk python3-ply libglib2.0-dev \
+	pkg-config
 
 # Kernel files of ours (new files and the series).
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 	$(REPO)/Documentation $(REPO)/patches -type f 2>/dev/null) $(REPO)/Kconfig
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
-	initramfs check check-host check-vm check-crash crashtest run bench patchset \
+	initramfs check check-host check-vm check-crash check-flush crashtest \
+	flushcheck plugin run bench patchset \
 	checkpatch clean distclean
 
 all: kernel selftests
@@ -82,7 +84,7 @@ initramfs: selftests tools
 	@selftests/vm/mkinitramfs.sh $(BUILD)
 
 # ---------------------------------------------------------------- tests
-check: check-host check-vm check-crash
+check: check-host check-vm check-crash check-flush
 
 check-host: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
@@ -97,6 +99,19 @@ check-crash: kernel-debug initramfs
 
 crashtest: kernel-lean initramfs
 	@selftests/crash/run-crashtest.sh $(BUILD) lean $${CUTS:-20}
+
+# The flush-ordering checker: QEMU 10 from bookworm-backports, unpacked
+# into build/qemu10, runs the plugin; the crash images boot on the system's
+# QEMU. POINTS crash points per variant (2 in make check).
+plugin: $(BUILD)/.deps
+	@scripts/qemu-plugin-env.sh $(BUILD)
+	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) plugin
+
+check-flush: kernel-debug initramfs plugin
+	@selftests/crash/run-flushcheck.sh $(BUILD) debug 2
+
+flushcheck: kernel-lean initramfs plugin
+	@selftests/crash/run-flushcheck.sh $(BUILD) lean $${POINTS:-8}
 
 run: kernel-lean initramfs
 	@selftests/vm/run-demo.sh $(BUILD) lean

@@ -1,12 +1,37 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# paste.run=crash: serve pasted from the pmem image until the power is cut.
-# Every boot after the first recovers what the previous one left.
-# Usage: crash-guest.sh MODE LOOP
-mode=$1 loop=$2
+# Guest side of the power-cut tests (paste.run=crash) and of the
+# flush-ordering checker (paste.run=flushcheck).
+#
+#   crash-guest.sh serve MODE LOOP KFLUSH
+#	serve pasted from the pmem image until the power is cut; every boot
+#	after the first recovers what the previous one left
+#   crash-guest.sh trace SERVER KFLUSH CONNS MS
+#	run SERVER (pasted, or a seeded-bug build of it) in paste mode and
+#	crashload against it on loopback for MS ms, marking crash points
 dir=/mnt/pmem/crash
 mkdir -p $dir
-echo "paste-crash: pasted --mode $mode --loop $loop on $dir"
-pasted --mode "$mode" --loop "$loop" --dir $dir --region 64 --port 8080
-echo "paste-crash: pasted exited with status $?"
+kflush=
+[ "$4" = 1 ] && [ "$1" = serve ] && kflush=--kernel-flush
+[ "$3" = 1 ] && [ "$1" = trace ] && kflush=--kernel-flush
+
+case "$1" in
+serve)
+	echo "paste-crash: pasted --mode $2 --loop $3 $kflush on $dir"
+	pasted --mode "$2" --loop "$3" $kflush --dir $dir --region 16 --port 8080
+	echo "paste-crash: pasted exited with status $?"
+	;;
+trace)
+	grep -i 'persistent memory' /proc/iomem | sed 's/^ */paste-crash: iomem /'
+	echo "paste-crash: $2 --mode paste $kflush, crashload $4 connections, $5 ms"
+	"$2" --mode paste $kflush --dir $dir --region 16 --port 8080 --quiet &
+	pid=$!
+	crashload ready --wait 120 || echo "paste-crash: server did not come up"
+	crashload load --conns "$4" --duration "$5" --markers --run 0 \
+		--state /tmp/crash.state || echo "paste-crash: load failed"
+	kill -TERM $pid
+	wait $pid
+	echo "paste-crash: trace done"
+	;;
+esac

@@ -63,6 +63,7 @@ struct options {
 	uint64_t region_len;
 	uint32_t wal_entries;
 	bool allow_nosync;
+	bool kernel_flush;
 	bool quiet;
 };
 
@@ -1331,6 +1332,8 @@ static int setup_storage(struct server *s, struct recover_ctx *rc)
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "%s/pasted.wal", s->opt.dir);
+	if (s->opt.kernel_flush)
+		flags |= PASTE_WAL_PAYLOAD_DURABLE;
 	err = paste_wal_open(&s->wal, path, s->opt.wal_entries, s->data.map,
 			     s->data.len, flags);
 	if (err)
@@ -1359,6 +1362,9 @@ static void usage(FILE *f)
 "  -r, --region MIB     region / log area size in MiB (64)\n"
 "  -w, --wal ENTRIES    WAL capacity in entries (262144)\n"
 "      --allow-nosync   accept a non-MAP_SYNC mapping (tests; not durable)\n"
+"      --kernel-flush   paste mode: the kernel makes payloads durable as it\n"
+"                       places them (PASTE_REGION_DURABLE); commits write\n"
+"                       only WAL entries\n"
 "  -q, --quiet          no summary at exit\n"
 "  -h, --help           this text\n"
 "POST /<key> stores the body durably before answering 201; GET /<key>\n"
@@ -1375,6 +1381,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "region", required_argument, NULL, 'r' },
 		{ "wal", required_argument, NULL, 'w' },
 		{ "allow-nosync", no_argument, NULL, 'N' },
+		{ "kernel-flush", no_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -1430,6 +1437,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'N':
 			o->allow_nosync = true;
 			break;
+		case 'K':
+			o->kernel_flush = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -1443,6 +1453,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return -1;
+	}
+	if (o->kernel_flush && o->mode != M_PASTE) {
+		fprintf(stderr, "pasted: --kernel-flush needs --mode paste\n");
 		return -1;
 	}
 	return 0;
@@ -1487,7 +1501,8 @@ int main(int argc, char **argv)
 
 		/* The WAL still references these buffers: never hand them out. */
 		err = paste_region_attach(&s->data, s->lsn,
-					  s->data.sync ? 0 : PASTE_REGION_VOLATILE,
+					  (s->data.sync ? 0 : PASTE_REGION_VOLATILE) |
+					  (s->opt.kernel_flush ? PASTE_REGION_DURABLE : 0),
 					  0, rc.owned, rc.nowned);
 		if (err == -ENOPROTOOPT)
 			fprintf(stderr, "pasted: this kernel has no PASTE (SO_PASTE_REGION)\n");
@@ -1522,7 +1537,8 @@ int main(int argc, char **argv)
 	       s->data.len >> 20, s->data.sync || s->opt.mode < M_MEMCPY ? "" : ", NOT MAP_SYNC",
 	       s->opt.mode == M_NONE ? "none" :
 	       s->opt.mode <= M_FDATASYNC ? "pasted.log" : "pasted.wal",
-	       s->kv.n, paste_flush_insn());
+	       s->kv.n, s->opt.kernel_flush ? "by the kernel (payloads)" :
+	       paste_flush_insn());
 	fflush(stdout);
 
 	err = s->opt.uring ? run_uring(s) : run_epoll(s);

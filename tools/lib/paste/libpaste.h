@@ -155,6 +155,11 @@ void paste_persist(const void *p, size_t len);
 #define PASTE_WAL_MAX_STAGED	1024	/* entries per group commit */
 #define PASTE_WAL_MAX_PIECES	64	/* entries per record */
 
+/* paste_wal_open() flags, besides %PASTE_MAP_ALLOW_NOSYNC */
+#define PASTE_WAL_PAYLOAD_DURABLE 0x2	/* payloads are durable when staged
+					 * (placed by a %PASTE_REGION_DURABLE
+					 * region): commit writes entries only */
+
 /**
  * struct paste_wal_rec - a decoded WAL entry
  * @offset: offset of the bytes in the data file
@@ -179,6 +184,7 @@ struct paste_wal_rec {
  * @data: mapping of the data file the entries reference
  * @data_len: its length
  * @sync: the log mapping is MAP_SYNC
+ * @payload_durable: opened with %PASTE_WAL_PAYLOAD_DURABLE
  * @staged: records added since the last commit
  * @nr_staged: number of entries in @staged
  */
@@ -193,6 +199,7 @@ struct paste_wal {
 	const char *data;
 	uint64_t data_len;
 	bool sync;
+	bool payload_durable;
 	struct paste_wal_rec staged[PASTE_WAL_MAX_STAGED];
 	uint32_t nr_staged;
 };
@@ -221,7 +228,7 @@ bool paste_wal_decode(uint64_t e, uint32_t epoch, const void *data,
  * @capacity: entries; used when the file is created
  * @data: mapping of the data file the entries reference
  * @data_len: its length
- * @flags: %PASTE_MAP_ALLOW_NOSYNC or 0
+ * @flags: %PASTE_MAP_ALLOW_NOSYNC, %PASTE_WAL_PAYLOAD_DURABLE or 0
  *
  * An existing log is not replayed; call paste_wal_recover().
  *
@@ -250,7 +257,7 @@ int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
  * @w: the log
  *
  * Flushes every staged payload, fences, writes the entries, flushes them and
- * fences again. Only after this returns may the records be acknowledged.
+ * fences again (with %PASTE_WAL_PAYLOAD_DURABLE, only the entry steps). Only after this returns may the records be acknowledged.
  *
  * Return: number of entries committed.
  */

@@ -21,6 +21,15 @@
 #define WAL_VERSION	1
 #define WAL_HDR_SIZE	4096
 
+/*
+ * A deliberately broken commit, built only as the flush-ordering checker's
+ * own test (selftests/crash): 1 drops the fence after the entries, 2 never
+ * writes the entries back. 0 in every real build.
+ */
+#ifndef PASTE_SEEDED_BUG
+#define PASTE_SEEDED_BUG 0
+#endif
+
 struct paste_wal_hdr {
 	char magic[8];
 	uint32_t version;
@@ -87,6 +96,7 @@ int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
 	int err;
 
 	memset(w, 0, sizeof(*w));
+	w->payload_durable = flags & PASTE_WAL_PAYLOAD_DURABLE;
 	w->data = data;
 	w->data_len = data_len;
 	w->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -181,17 +191,22 @@ int paste_wal_commit(struct paste_wal *w)
 	if (!n)
 		return 0;
 	/* 1. The payloads reach the persistence domain... */
-	for (i = 0; i < n; i++)
-		paste_flush(w->data + w->staged[i].offset, w->staged[i].len);
-	paste_fence();
+	if (!w->payload_durable) {
+		for (i = 0; i < n; i++)
+			paste_flush(w->data + w->staged[i].offset,
+				    w->staged[i].len);
+		paste_fence();
+	}
 	/* 2. ...before any entry that references them is written. */
 	for (i = 0; i < n; i++)
 		__atomic_store_n(&w->entries[w->tail + i],
 				 paste_wal_encode(&w->staged[i], w->epoch,
 						  w->data + w->staged[i].offset),
 				 __ATOMIC_RELAXED);
-	paste_flush(&w->entries[w->tail], n * sizeof(uint64_t));
-	paste_fence();
+	if (PASTE_SEEDED_BUG != 2)
+		paste_flush(&w->entries[w->tail], n * sizeof(uint64_t));
+	if (PASTE_SEEDED_BUG != 1)
+		paste_fence();
 	w->tail += n;
 	w->committed = w->tail;
 	w->nr_staged = 0;

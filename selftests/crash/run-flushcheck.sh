@@ -1,0 +1,139 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The flush-ordering checker. For each variant, boot once under QEMU 10
+# with the flushcheck plugin while crashload drives pasted on loopback and
+# marks crash points; the plugin writes, at chosen points, an image with
+# every non-durable store dropped and one with a random half of them kept.
+# Then boot each image (normal QEMU) and let pasted recover: every key
+# acknowledged at that point must be there, exact.
+#
+#   pasted              libpaste flushes payloads and WAL entries
+#   pasted-kflush       the kernel places payloads durably
+#                       (PASTE_REGION_DURABLE), libpaste flushes entries
+#   pasted-bug1         seeded bug: no fence after the WAL entries
+#   pasted-bug2         seeded bug: WAL entries never written back
+#
+# The first two must show no violation; each seeded bug must be caught.
+# Usage: run-flushcheck.sh BUILD FLAVOUR POINTS [VARIANT...]
+# Environment: SEED (default random, printed).
+set -u
+build=$1 flavour=$2 points=$3
+shift 3
+variants=${*:-pasted pasted-kflush pasted-bug1 pasted-bug2}
+here=$(cd "$(dirname "$0")" && pwd)
+vm=$here/../vm
+. "$vm/splat.sh"
+kernel=$build/obj-$flavour/arch/x86/boot/bzImage
+initrd=$build/initramfs.cpio.gz
+load=$build/crash/crashload
+out=$build/flushcheck
+logs=$build/logs
+q10=$build/qemu10
+size_mib=128
+base=0x100000000	# where QEMU's pc machine puts the first NVDIMM
+mkdir -p "$out" "$logs"
+rm -f "$out"/*.img "$out"/*.state
+
+seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "# flushcheck: $points crash points per variant ($variants), $flavour kernel, SEED=$seed"
+port=$((20000 + seed % 20000))
+
+# A formatted image every variant starts from.
+PMEM_SIZE=${size_mib}M VM_TIMEOUT=600 "$vm/qemu.sh" "$kernel" "$initrd" \
+	"$out/base.img" "$logs/flushcheck-prep.log" "paste.run=none" > /dev/null 2>&1
+grep -aq '^paste-vm: done' "$logs/flushcheck-prep.log" ||
+	{ echo "# could not prepare the pmem image; see $logs/flushcheck-prep.log"; exit 1; }
+
+pass=0 fail=0 n=0 explored=0
+
+# verify_image IMG STATE KFLUSH LOG: boot IMG, recover, check STATE.
+# Prints crashload's verdict; returns 0 only if nothing was lost.
+verify_image() {
+	port=$((port + 1))
+	rm -f "$out/qemu.pid"
+	PMEM_SIZE=${size_mib}M "$vm/qemu.sh" "$kernel" "$initrd" "$1" "$4" \
+		"paste.run=crash paste.mode=paste paste.loop=epoll paste.kflush=$3" \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$port-:8080 \
+		-device virtio-net-pci,netdev=n0,romfile= \
+		-pidfile "$out/qemu.pid" > /dev/null 2>&1 &
+	job=$!
+	i=0
+	until [ -s "$out/qemu.pid" ] || [ $i -ge 100 ]; do sleep 0.2; i=$((i + 1)); done
+	qpid=$(cat "$out/qemu.pid" 2>/dev/null)
+	ok=1 i=0
+	until "$load" ready -p $port -w 2 2>/dev/null; do
+		i=$((i + 1))
+		if ! kill -0 "$qpid" 2>/dev/null || [ $i -ge 150 ]; then
+			echo "recovery failed: pasted did not come up"
+			tr -d '\r' < "$4" | grep -E '^pasted' | head -3
+			ok=0
+			break
+		fi
+	done
+	[ $ok = 1 ] && { "$load" verify -p $port -o "$2" -c 1 2>&1 || ok=0; }
+	kill -9 "$qpid" 2>/dev/null
+	wait $job 2>/dev/null
+	splat_in "$4" && ok=0
+	[ $ok = 1 ]
+}
+
+for variant in $variants; do
+	server=$variant kflush=0 conns=4 expect=clean
+	case $variant in
+	pasted-kflush) server=pasted kflush=1 ;;
+	pasted-bug*) conns=1 expect=caught ;;
+	esac
+	img=$out/trace.img
+	cp "$out/base.img" "$img"
+	tlog=$logs/flushcheck-$variant.log
+	# Under the plugin; every other crash point is written, up to POINTS.
+	QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
+	PMEM_SIZE=${size_mib}M VM_TIMEOUT=1800 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$tlog" \
+		"paste.run=flushcheck paste.server=$server paste.kflush=$kflush paste.conns=$conns paste.ms=$((points * 1500)) nokaslr" \
+		-nodefaults -L /usr/share/qemu \
+		-plugin "$build/qemu-plugins/flushcheck.so,img=$img,base=$base,size=$((size_mib << 20)),out=$out,every=2,max=$points,seed=$seed" \
+		-d plugin > /dev/null 2>&1
+	rm -f "$img"
+	tr -d '\r' < "$tlog" > "$tlog.txt"
+	totals=$(grep -a 'flushcheck: totals' "$tlog.txt")
+	echo "# $variant: ${totals#flushcheck: }"
+	why=
+	grep -aq "iomem $(printf '%x' $base)-" "$tlog.txt" || why="the NVDIMM is not at $base"
+	echo "$totals" | grep -q 'unresolved:0 mismatches:0' || why="${why:-flushes the model could not place}"
+	grep -aq '^paste-crash: trace done' "$tlog.txt" || why="${why:-the traced run did not finish}"
+	splat_in "$tlog.txt" && why="${why:-kernel splat in the traced run}"
+	violations=0 checked=0
+	for p in $(grep -a '^flushcheck: point ' "$tlog.txt" | sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
+		# "CRASHPOINT id conn:acked:inflight ..." -> crashload's record
+		grep -a "^CRASHPOINT $p " "$tlog.txt" | head -1 | tr ' ' '\n' | tail -n +3 |
+			awk -F: '{ print 0, $1, $2, $3 }' > "$out/point-$p.state"
+		for kind in "" -r; do
+			res=$(verify_image "$out/point-$p$kind.img" "$out/point-$p.state" $kflush \
+				"$logs/flushcheck-$variant-$p$kind.log")
+			rc=$?
+			checked=$((checked + 1))
+			[ $rc = 0 ] || violations=$((violations + 1))
+			echo "#   point $p${kind:- }: $(echo "$res" | grep -E 'verified|failed' | head -1 |
+				sed 's/^crashload: //')"
+			echo "$res" | grep VIOLATION | head -2 | sed 's/^/#     /'
+			rm -f "$out/point-$p$kind.img"
+		done
+	done
+	explored=$((explored + checked))
+	[ $checked -gt 0 ] || why="${why:-no crash point was written}"
+	n=$((n + 1))
+	verdict="$checked crash images, $violations with lost or torn data"
+	if [ -z "$why" ] && { { [ $expect = clean ] && [ $violations = 0 ]; } ||
+			      { [ $expect = caught ] && [ $violations -gt 0 ]; }; }; then
+		pass=$((pass + 1))
+		echo "ok $n flushcheck $variant: $verdict (expected: $expect)"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n flushcheck $variant: $verdict (expected: $expect)${why:+; $why}"
+	fi
+done
+rm -f "$out/base.img"
+echo "# flushcheck: $explored crash images explored"
+echo "flushcheck: $pass passed, $fail failed"
+[ $fail -eq 0 ]
