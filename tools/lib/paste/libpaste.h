@@ -257,7 +257,8 @@ int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
  * @w: the log
  *
  * Flushes every staged payload, fences, writes the entries, flushes them and
- * fences again (with %PASTE_WAL_PAYLOAD_DURABLE, only the entry steps). Only after this returns may the records be acknowledged.
+ * fences again (with %PASTE_WAL_PAYLOAD_DURABLE, only the entry steps).
+ * Only after this returns may the records be acknowledged.
  *
  * Return: number of entries committed.
  */
