@@ -30,7 +30,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-host check-vm check-crash check-flush crashtest \
-	flushcheck plugin run bench patchset \
+	flushcheck plugins run bench patchset \
 	checkpatch clean distclean
 
 all: kernel selftests
@@ -84,7 +84,8 @@ initramfs: selftests tools
 	@selftests/vm/mkinitramfs.sh $(BUILD)
 
 # ---------------------------------------------------------------- tests
-check: check-host check-vm check-crash check-flush
+check:
+	@scripts/check.sh $(BUILD) check-host check-vm check-crash check-flush
 
 check-host: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
@@ -103,14 +104,15 @@ crashtest: kernel-lean initramfs
 # The flush-ordering checker: QEMU 10 from bookworm-backports, unpacked
 # into build/qemu10, runs the plugin; the crash images boot on the system's
 # QEMU. POINTS crash points per variant (2 in make check).
-plugin: $(BUILD)/.deps
+plugins: $(BUILD)/.deps
 	@scripts/qemu-plugin-env.sh $(BUILD)
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) plugin
+	@$(MAKE) -s -C tools BUILD=$(BUILD) bench-plugin
 
-check-flush: kernel-debug initramfs plugin
+check-flush: kernel-debug initramfs plugins
 	@selftests/crash/run-flushcheck.sh $(BUILD) debug 2
 
-flushcheck: kernel-lean initramfs plugin
+flushcheck: kernel-lean initramfs plugins
 	@selftests/crash/run-flushcheck.sh $(BUILD) lean $${POINTS:-8}
 
 run: kernel-lean initramfs
@@ -118,7 +120,7 @@ run: kernel-lean initramfs
 
 # Benchmarks print tables; they are never assertions. BENCH=full for the
 # whole grid. gnuplot is only needed here.
-bench: kernel-lean initramfs
+bench: kernel-lean initramfs plugins
 	@command -v gnuplot > /dev/null || $(ROOT_PREFIX) env DEBIAN_FRONTEND=noninteractive \
 		apt-get -qq -y --no-install-recommends install gnuplot-nox > /dev/null
 	@tools/bench/run-bench.sh $(BUILD)

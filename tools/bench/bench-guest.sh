@@ -3,21 +3,28 @@
 #
 # Guest side of "make bench": pasted on vCPU 0, wrk on vCPU 1 over loopback
 # (the client never shares a core with the server, and the emulator's NIC
-# is not in the path). One line per measurement:
-#   BENCH,mode,loop,body,conns,rep,req_per_s,lat_avg_us,lat_p99_us,
-#         user_copied_per_req,kernel_copied_per_req
-# Parameters come from the kernel command line: paste.bench=quick|full.
+# is not in the path). The paper's two messages:
+#   A: 1135-byte POST (1003-byte body), 127-byte response
+#   B: 1156-byte POST (1024-byte body), 151-byte response
+# One line per measurement:
+#   BENCH,mode,loop,body,req_bytes,resp_bytes,conns,rep,req_per_s,
+#         lat_avg_us,lat_p99_us,user_copied_per_req,kernel_copied_per_req,
+#         resp_bytes_seen
+# paste.bench=insn instead brackets each run with insnmark (the host's
+# insncount plugin reports instruction counts there) and prints
+#   INSN,mode,loop,body,conns,requests,first_mark,second_mark
+# Parameters come from the kernel command line: paste.bench=quick|full|insn.
 profile=quick
 for a in $(cat /proc/cmdline); do
 	case "$a" in paste.bench=*) profile=${a#*=} ;; esac
 done
-if [ "$profile" = full ]; then
-	modes="none fsync fdatasync memcpy readmmap paste"
-	loops="epoll uring" bodies="1003 1024" conns="1 5 10 50 100" reps=3 secs=5
-else
-	modes="none fsync fdatasync memcpy readmmap paste"
-	loops="epoll uring" bodies="1024" conns="1 10 50" reps=1 secs=3
-fi
+modes="none fsync fdatasync memcpy readmmap paste"
+loops="epoll uring"
+case $profile in
+full)	msgs="1003:1135:127 1024:1156:151" conns="1 5 10 50 100" reps=3 secs=4 ;;
+insn)	msgs="1024:1156:151" conns="10" reps=1 secs=2 ;;
+*)	msgs="1024:1156:151" conns="1 10 50" reps=1 secs=3 ;;
+esac
 echo "BENCH-INFO profile=$profile secs=$secs reps=$reps cpus=$(nproc)"
 
 us() {	# wrk latency ("1.23ms", "850.00us", "1.02s") -> microseconds
@@ -27,16 +34,27 @@ us() {	# wrk latency ("1.23ms", "850.00us", "1.02s") -> microseconds
 		else if (v ~ /s$/) print n * 1000000; else print n }'
 }
 
+bytes() {	# wrk "12.34MB" -> bytes
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /GB$/) n *= 1073741824; else if (v ~ /MB$/) n *= 1048576;
+		else if (v ~ /KB$/) n *= 1024;
+		printf "%.0f", n }'
+}
+
 counter() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/paste; }
 
+mark=0
 for mode in $modes; do
 for loop in $loops; do
-for body in $bodies; do
+for msg in $msgs; do
+body=${msg%%:*} rest=${msg#*:}
+total=${rest%%:*} reply=${rest#*:}
 for c in $conns; do
 for rep in $(seq $reps); do
 	dir=/mnt/pmem/bench && rm -rf $dir && mkdir -p $dir
 	taskset -c 0 /paste/bin/pasted -m $mode -l $loop -p 8080 -d $dir -r 256 \
-		> /tmp/pasted.log 2>&1 &
+		--reply-bytes "$reply" > /tmp/pasted.log 2>&1 &
 	pid=$!
 	i=0
 	until wget -q -O /dev/null http://127.0.0.1:8080/ready 2>/dev/null; do
@@ -46,15 +64,22 @@ for rep in $(seq $reps); do
 		i=$((i + 1)); sleep 0.1
 	done
 	kbefore=$(counter PasteBytesCopied)
-	BODY=$body taskset -c 1 wrk -t1 -c$c -d${secs}s --latency \
+	[ $profile = insn ] && insnmark && mark=$((mark + 1))
+	BODY=$body TOTAL=$total taskset -c 1 wrk -t1 -c$c -d${secs}s --latency \
 		-s /paste/post.lua http://127.0.0.1:8080/ > /tmp/wrk.out 2>&1
+	[ $profile = insn ] && insnmark && mark=$((mark + 1))
 	kafter=$(counter PasteBytesCopied)
 	kill -TERM $pid; wait $pid
 	rps=$(awk '/^Requests\/sec/ { print $2 }' /tmp/wrk.out)
 	avg=$(us "$(awk '$1 == "Latency" { print $2; exit }' /tmp/wrk.out)")
 	p99=$(us "$(awk '$1 == "99%" { print $2 }' /tmp/wrk.out)")
 	reqs=$(awk '/requests in/ { print $1 }' /tmp/wrk.out)
+	read=$(bytes "$(awk '/requests in/ { print $(NF - 1) }' /tmp/wrk.out)")
 	ucopy=$(sed -n 's/.*payload bytes copied \([0-9]*\),.*/\1/p' /tmp/pasted.log)
-	echo "BENCH,$mode,$loop,$body,$c,$rep,${rps:-0},${avg:-0},${p99:-0},$(awk -v u="${ucopy:-0}" -v r="${reqs:-0}" -v b="$kbefore" -v a="$kafter" 'BEGIN { if (r > 0) printf "%.1f,%.1f", u / r, (a - b) / r; else print "0,0" }')"
+	if [ $profile = insn ]; then
+		echo "INSN,$mode,$loop,$body,$c,${reqs:-0},$((mark - 1)),$mark"
+		continue
+	fi
+	echo "BENCH,$mode,$loop,$body,$total,$reply,$c,$rep,${rps:-0},${avg:-0},${p99:-0},$(awk -v u="${ucopy:-0}" -v r="${reqs:-0}" -v b="$kbefore" -v a="$kafter" -v rd="$read" 'BEGIN { if (r > 0) printf "%.1f,%.1f,%.0f", u / r, (a - b) / r, rd / r; else print "0,0,0" }')"
 done; done; done; done; done
 echo "BENCH-DONE"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Medians, ratios and plots for make bench (reads DIR/results.csv)."""
+"""Medians, ratios and plots for make bench (reads DIR/results.csv and
+DIR/insn.csv, writes DIR/table.txt and PNG figures)."""
 import csv
 import os
 import shutil
@@ -9,121 +10,162 @@ import subprocess
 import sys
 
 MODES = ["none", "fsync", "fdatasync", "memcpy", "readmmap", "paste"]
+PERSISTING = MODES[1:]
+METRICS = ("req_per_s", "lat_avg_us", "lat_p99_us", "user_copied_per_req",
+           "kernel_copied_per_req", "resp_bytes_seen")
 
 
 def load(path):
-    groups = {}
+    groups, msgs = {}, {}
     with open(path) as f:
         for r in csv.DictReader(f):
             key = (r["mode"], r["loop"], int(r["body"]), int(r["conns"]))
             groups.setdefault(key, []).append(r)
-    med = {}
-    for key, rows in groups.items():
-        med[key] = {k: statistics.median(float(r[k]) for r in rows)
-                    for k in ("req_per_s", "lat_avg_us", "lat_p99_us",
-                              "user_copied_per_req", "kernel_copied_per_req")}
-    return med
+            msgs[int(r["body"])] = (int(r["req_bytes"]), int(r["resp_bytes"]))
+    med = {key: {k: statistics.median(float(r[k]) for r in rows) for k in METRICS}
+           for key, rows in groups.items()}
+    return med, msgs
 
 
-def table(med, out):
+def load_insn(path):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return {(r["mode"], r["loop"]): r for r in csv.DictReader(f)}
+
+
+def table(med, msgs, insn, out):
     lines = []
     loops = sorted({k[1] for k in med})
     bodies = sorted({k[2] for k in med})
     conns = sorted({k[3] for k in med})
     for loop in loops:
         for body in bodies:
-            lines.append(f"\n== loop {loop}, {body}-byte body: req/s (ratio to none) ==")
-            lines.append("conns " + "".join(f"{m:>20}" for m in MODES))
+            req, resp = msgs[body]
+            lines.append(f"\n== {loop} loop, {req}-byte POST ({body}-byte body), "
+                         f"{resp}-byte response ==")
+            lines.append("requests/s (ratio to none)")
+            lines.append("conns " + "".join(f"{m:>18}" for m in MODES))
             for c in conns:
                 base = med.get(("none", loop, body, c), {}).get("req_per_s", 0)
                 row = f"{c:>5} "
                 for m in MODES:
                     v = med.get((m, loop, body, c))
                     if not v:
-                        row += f"{'-':>20}"
+                        row += f"{'-':>18}"
                         continue
                     ratio = v["req_per_s"] / base if base else 0
-                    row += f"{v['req_per_s']:>12.0f} ({ratio:4.2f})"
+                    row += f"{v['req_per_s']:>10.0f} ({ratio:4.2f})"
                 lines.append(row)
-            lines.append("latency mean/p99 us at each connection count:")
+            lines.append("latency, mean / p99 (us)")
             for c in conns:
                 row = f"{c:>5} "
                 for m in MODES:
                     v = med.get((m, loop, body, c))
-                    row += f"{'-':>20}" if not v else \
-                        f"{v['lat_avg_us']:>9.0f}/{v['lat_p99_us']:<10.0f}"
+                    row += f"{'-':>18}" if not v else \
+                        f"{v['lat_avg_us']:>8.0f} /{v['lat_p99_us']:>7.0f} "
                 lines.append(row)
             c = 50 if 50 in conns else conns[-1]
             p = med.get(("paste", loop, body, c))
             if p:
-                lines.append(f"paste vs others at {c} connections:")
-                for m in MODES:
-                    v = med.get((m, loop, body, c))
-                    if v and v["req_per_s"]:
-                        lines.append(f"  paste / {m:<9} = {p['req_per_s'] / v['req_per_s']:.2f}")
-            lines.append("bytes copied per request (user space / kernel):")
+                lines.append(f"paste / other modes at {c} connections: " + ", ".join(
+                    f"{m} {p['req_per_s'] / med[(m, loop, body, c)]['req_per_s']:.2f}"
+                    for m in MODES[:-1]
+                    if med.get((m, loop, body, c), {}).get("req_per_s")))
+            lines.append(f"bytes copied by the CPU per request at {c} connections "
+                         "(user space + kernel), response bytes seen:")
             for m in MODES:
                 v = med.get((m, loop, body, c))
                 if v:
-                    lines.append(f"  {m:<9} {v['user_copied_per_req']:8.1f} / {v['kernel_copied_per_req']:8.1f}")
+                    lines.append(f"  {m:<9} {v['user_copied_per_req']:7.0f} + "
+                                 f"{v['kernel_copied_per_req']:6.0f}   "
+                                 f"{v['resp_bytes_seen']:5.0f}")
+    if insn:
+        lines.append("\n== guest instructions per request (insncount plugin, "
+                     "10 connections, 1156-byte POST) ==")
+        lines.append("mode       " + "".join(f"{lp + ' server':>16}{lp + ' total':>14}"
+                                            for lp in loops))
+        for m in MODES:
+            row = f"{m:<10} "
+            for lp in loops:
+                r = insn.get((m, lp))
+                row += f"{'-':>16}{'-':>14}" if not r else \
+                    f"{int(r['insn_per_req_vcpu0']):>16}{int(r['insn_per_req_total']):>14}"
+            lines.append(row)
+        for lp in loops:
+            best = min((m for m in PERSISTING if (m, lp) in insn),
+                       key=lambda m: int(insn[(m, lp)]["insn_per_req_total"]),
+                       default=None)
+            if best:
+                lines.append(f"fewest instructions per request among persisting "
+                             f"modes ({lp}): {best}")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "table.txt"), "w") as f:
         f.write(text)
     print(text)
 
 
-def plots(med, out):
+def gnuplot(cmds):
+    subprocess.run(["gnuplot"], input="\n".join(cmds), text=True, check=True)
+
+
+def plots(med, msgs, out):
     if not shutil.which("gnuplot"):
         print("report: gnuplot not installed, no plots")
         return
     loops = sorted({k[1] for k in med})
-    body = max({k[2] for k in med})
+    bodies = sorted({k[2] for k in med})
     conns = sorted({k[3] for k in med})
     for loop in loops:
-        dat = os.path.join(out, f"series-{loop}.dat")
-        with open(dat, "w") as f:
-            f.write("# conns " + " ".join(f"{m}_rps {m}_lat" for m in MODES) + "\n")
-            for c in conns:
-                vals = []
-                for m in MODES:
-                    v = med.get((m, loop, body, c), {"req_per_s": 0, "lat_avg_us": 0})
-                    vals += [v["req_per_s"], v["lat_avg_us"]]
-                f.write(f"{c} " + " ".join(f"{x:.1f}" for x in vals) + "\n")
-        for kind, col, ylabel in (("throughput", 0, "requests/s"),
-                                  ("latency", 1, "mean latency (us)")):
-            cmds = [f"set terminal png size 900,560",
-                    f"set output '{out}/{kind}-{loop}.png'",
-                    f"set title '{kind}, {body}-byte POST bodies, {loop} loop'",
-                    "set xlabel 'connections'", f"set ylabel '{ylabel}'",
-                    "set logscale x", "set key outside"]
-            series = ", ".join(
-                f"'{dat}' using 1:{2 + 2 * i + col} with linespoints title '{m}'"
-                for i, m in enumerate(MODES))
-            cmds.append("plot " + series)
-            subprocess.run(["gnuplot"], input="\n".join(cmds), text=True, check=True)
-    # Single-connection latency, the paper's Table 1.
+        for body in bodies:
+            req, resp = msgs[body]
+            dat = os.path.join(out, f"series-{loop}-{req}.dat")
+            with open(dat, "w") as f:
+                f.write("# conns " + " ".join(f"{m}_rps {m}_lat" for m in MODES) + "\n")
+                for c in conns:
+                    vals = []
+                    for m in MODES:
+                        v = med.get((m, loop, body, c), {"req_per_s": 0, "lat_avg_us": 0})
+                        vals += [v["req_per_s"], v["lat_avg_us"]]
+                    f.write(f"{c} " + " ".join(f"{x:.1f}" for x in vals) + "\n")
+            for kind, col, ylabel in (("throughput", 0, "requests/s"),
+                                      ("latency", 1, "mean latency (us)")):
+                series = ", ".join(
+                    f"'{dat}' using 1:{2 + 2 * i + col} with linespoints title '{m}'"
+                    for i, m in enumerate(MODES))
+                gnuplot(["set terminal png size 900,560",
+                         f"set output '{out}/{kind}-{loop}-{req}.png'",
+                         f"set title '{kind}: {req}-byte POST, {resp}-byte response, {loop} loop'",
+                         "set xlabel 'connections'", f"set ylabel '{ylabel}'",
+                         "set logscale x", "set key outside", "plot " + series])
+    # Single-connection latency, in the style of the paper's Table 1.
     c1 = conns[0]
-    bars = os.path.join(out, "latency1.dat")
-    with open(bars, "w") as f:
-        for m in MODES:
-            v = med.get((m, loops[0], body, c1))
-            if v:
-                f.write(f"{m} {v['lat_avg_us']:.1f}\n")
-    subprocess.run(["gnuplot"], text=True, check=True, input="\n".join([
-        "set terminal png size 800,480", f"set output '{out}/latency1.png'",
-        f"set title 'mean latency, {c1} connection, {loops[0]} loop'",
-        "set ylabel 'us'", "set style fill solid", "set boxwidth 0.6",
-        f"plot '{bars}' using 0:2:xtic(1) with boxes notitle"]))
+    for body in bodies:
+        req, resp = msgs[body]
+        bars = os.path.join(out, f"latency1-{req}.dat")
+        with open(bars, "w") as f:
+            f.write("# mode " + " ".join(loops) + "\n")
+            for m in MODES:
+                f.write(m + " " + " ".join(
+                    f"{med.get((m, lp, body, c1), {}).get('lat_avg_us', 0):.1f}"
+                    for lp in loops) + "\n")
+        series = ", ".join(f"'{bars}' using {2 + i}:xtic(1) title '{lp}'"
+                           for i, lp in enumerate(loops))
+        gnuplot(["set terminal png size 800,480",
+                 f"set output '{out}/latency1-{req}.png'",
+                 f"set title 'mean latency, {c1} connection, {req}-byte POST, {resp}-byte response'",
+                 "set ylabel 'us'", "set style data histograms",
+                 "set style fill solid", "set boxwidth 0.8", "plot " + series])
     print(f"report: plots in {out}")
 
 
 def main():
     out = sys.argv[1]
-    med = load(os.path.join(out, "results.csv"))
+    med, msgs = load(os.path.join(out, "results.csv"))
     if not med:
         sys.exit("report: no results")
-    table(med, out)
-    plots(med, out)
+    table(med, msgs, load_insn(os.path.join(out, "insn.csv")), out)
+    plots(med, msgs, out)
 
 
 if __name__ == "__main__":

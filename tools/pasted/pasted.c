@@ -54,6 +54,7 @@ static const char *const mode_names[] = {
 #define CHUNK		(64 << 10)	/* readmmap receive chunk */
 #define REC_MAGIC	0x50415354U	/* fsync-mode log record */
 #define REL_BATCH	32		/* buffers released per SIOCPASTE */
+#define REPLY_MAX	4096		/* --reply-bytes limit */
 
 struct options {
 	enum mode mode;
@@ -64,6 +65,7 @@ struct options {
 	uint32_t wal_entries;
 	bool allow_nosync;
 	bool kernel_flush;
+	unsigned int reply_bytes;
 	bool quiet;
 };
 
@@ -180,6 +182,29 @@ static int respond(struct conn *c, int status, const char *body, size_t len,
 		memcpy(c->out + c->out_len, body, len);
 	c->out_len += len;
 	return 0;
+}
+
+/*
+ * 201 Created; with --reply-bytes, padded with a body so that the whole
+ * response has that size (the PASTE paper's 127- and 151-byte replies).
+ */
+static int respond_created(struct server *s, struct conn *c, bool close)
+{
+	char pad[REPLY_MAX];
+	size_t want = s->opt.reply_bytes, len;
+
+	if (!want)
+		return respond(c, 201, NULL, 0, close);
+	/* The head grows with the digits of Content-Length. */
+	len = want;
+	while (len && (size_t)snprintf(NULL, 0, "HTTP/1.1 201 Created\r\n"
+				       "Content-Length: %zu\r\n%s\r\n", len,
+				       close ? "Connection: close\r\n" : "") + len > want)
+		len--;
+	memset(pad, '.', len);
+	if (len)
+		pad[len - 1] = '\n';
+	return respond(c, 201, pad, len, close);
 }
 
 static int respond_value(struct server *s, struct conn *c,
@@ -591,7 +616,7 @@ static int handle(struct server *s, struct conn *c, const struct http_req *req,
 	}
 	if (err)
 		return respond(c, err == -ENOMEM ? 503 : 500, NULL, 0, true);
-	return respond(c, 201, NULL, 0, req->close);
+	return respond_created(s, c, req->close);
 }
 
 static void bad_request(struct server *s, struct conn *c, int status)
@@ -1362,6 +1387,7 @@ static void usage(FILE *f)
 "  -r, --region MIB     region / log area size in MiB (64)\n"
 "  -w, --wal ENTRIES    WAL capacity in entries (262144)\n"
 "      --allow-nosync   accept a non-MAP_SYNC mapping (tests; not durable)\n"
+"      --reply-bytes N  pad 201 responses to N bytes (benchmarks)\n"
 "      --kernel-flush   paste mode: the kernel makes payloads durable as it\n"
 "                       places them (PASTE_REGION_DURABLE); commits write\n"
 "                       only WAL entries\n"
@@ -1382,6 +1408,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "wal", required_argument, NULL, 'w' },
 		{ "allow-nosync", no_argument, NULL, 'N' },
 		{ "kernel-flush", no_argument, NULL, 'K' },
+		{ "reply-bytes", required_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -1439,6 +1466,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'K':
 			o->kernel_flush = true;
+			break;
+		case 'R':
+			o->reply_bytes = strtoul(optarg, NULL, 10);
+			if (o->reply_bytes > REPLY_MAX) {
+				fprintf(stderr, "pasted: --reply-bytes at most %d\n",
+					REPLY_MAX);
+				return -1;
+			}
 			break;
 		case 'q':
 			o->quiet = true;
