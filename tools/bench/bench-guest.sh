@@ -44,14 +44,16 @@ bytes() {	# wrk "12.34MB" -> bytes
 
 counter() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/paste; }
 
+# Repetitions outermost and modes innermost: the modes of one point run
+# back to back, so drift on a shared host affects them alike.
 mark=0
-for mode in $modes; do
+for rep in $(seq $reps); do
 for loop in $loops; do
 for msg in $msgs; do
 body=${msg%%:*} rest=${msg#*:}
 total=${rest%%:*} reply=${rest#*:}
 for c in $conns; do
-for rep in $(seq $reps); do
+for mode in $modes; do
 	dir=/mnt/pmem/bench && rm -rf $dir && mkdir -p $dir
 	taskset -c 0 /paste/bin/pasted -m $mode -l $loop -p 8080 -d $dir -r 256 \
 		--reply-bytes "$reply" > /tmp/pasted.log 2>&1 &
@@ -75,11 +77,16 @@ for rep in $(seq $reps); do
 	p99=$(us "$(awk '$1 == "99%" { print $2 }' /tmp/wrk.out)")
 	reqs=$(awk '/requests in/ { print $1 }' /tmp/wrk.out)
 	read=$(bytes "$(awk '/requests in/ { print $(NF - 1) }' /tmp/wrk.out)")
-	ucopy=$(sed -n 's/.*payload bytes copied \([0-9]*\),.*/\1/p' /tmp/pasted.log)
+	# CPU copies of request bytes: pasted's own, and the kernel's into
+	# user memory (recv), into files (pwrite) or into the region (PASTE).
+	ucopy=$(sed -n 's/.*payload bytes copied \([0-9]*\), head bytes gathered \([0-9]*\),.*/\1 \2/p' /tmp/pasted.log |
+		awk '{ print $1 + $2 }')
+	kcopy=$(sed -n 's/.*kernel copies: \([0-9]*\) received, \([0-9]*\) written.*/\1 \2/p' /tmp/pasted.log |
+		awk -v p=$((kafter - kbefore)) '{ print $1 + $2 + p }')
 	if [ $profile = insn ]; then
 		echo "INSN,$mode,$loop,$body,$c,${reqs:-0},$((mark - 1)),$mark"
 		continue
 	fi
-	echo "BENCH,$mode,$loop,$body,$total,$reply,$c,$rep,${rps:-0},${avg:-0},${p99:-0},$(awk -v u="${ucopy:-0}" -v r="${reqs:-0}" -v b="$kbefore" -v a="$kafter" -v rd="$read" 'BEGIN { if (r > 0) printf "%.1f,%.1f,%.0f", u / r, (a - b) / r, rd / r; else print "0,0,0" }')"
+	echo "BENCH,$mode,$loop,$body,$total,$reply,$c,$rep,${rps:-0},${avg:-0},${p99:-0},$(awk -v u="${ucopy:-0}" -v r="${reqs:-0}" -v k="${kcopy:-0}" -v rd="$read" 'BEGIN { if (r > 0) printf "%.1f,%.1f,%.0f", u / r, k / r, rd / r; else print "0,0,0" }')"
 done; done; done; done; done
 echo "BENCH-DONE"

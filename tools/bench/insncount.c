@@ -6,6 +6,12 @@
  *
  *   insncount: mark N vcpu0 C0 vcpu1 C1 ...   (cumulative counts)
  *
+ * With arguments fn=NAME@ADDR (guest virtual addresses, from System.map
+ * of a kernel booted with nokaslr), it also counts how often each of
+ * those instructions runs, i.e. calls of those kernel functions:
+ *
+ *   insncount: mark N fn NAME COUNT ...
+ *
  * make bench runs one marker before and one after each measurement and
  * divides the difference by the requests served. Counts are exact for a
  * given guest execution; they do not depend on how fast the host is.
@@ -13,29 +19,56 @@
 #include <glib.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <qemu-plugin.h>
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
+#define MAX_FNS 32
+
 /* QEMU's plugin callbacks carry no context for translation: file scope. */
 static struct qemu_plugin_scoreboard *insns;
 static unsigned int marks;
+static struct fn {
+	char name[64];
+	uint64_t addr;
+	struct qemu_plugin_scoreboard *calls;
+} fns[MAX_FNS];
+static int nfns;
+
+static uint64_t sum(struct qemu_plugin_scoreboard *sb)
+{
+	uint64_t total = 0;
+	int i;
+
+	for (i = 0; i < qemu_plugin_num_vcpus(); i++)
+		total += *(uint64_t *)qemu_plugin_scoreboard_find(sb, i);
+	return total;
+}
 
 static void on_mark(unsigned int vcpu, void *udata)
 {
 	GString *s = g_string_new(NULL);
 	int i, n = qemu_plugin_num_vcpus();
 
+	unsigned int m = __atomic_add_fetch(&marks, 1, __ATOMIC_RELAXED);
+
 	(void)vcpu;
 	(void)udata;
-	g_string_printf(s, "insncount: mark %u", __atomic_add_fetch(&marks, 1,
-								    __ATOMIC_RELAXED));
+	g_string_printf(s, "insncount: mark %u", m);
 	for (i = 0; i < n; i++)
 		g_string_append_printf(s, " vcpu%d %" PRIu64, i,
 				       *(uint64_t *)qemu_plugin_scoreboard_find(insns, i));
 	g_string_append_c(s, '\n');
+	if (nfns) {
+		g_string_append_printf(s, "insncount: mark %u fn", m);
+		for (i = 0; i < nfns; i++)
+			g_string_append_printf(s, " %s %" PRIu64, fns[i].name,
+					       sum(fns[i].calls));
+		g_string_append_c(s, '\n');
+	}
 	qemu_plugin_outs(s->str);
 	g_string_free(s, TRUE);
 }
@@ -51,7 +84,15 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		QEMU_PLUGIN_INLINE_ADD_U64, count, n);
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		uint64_t va = qemu_plugin_insn_vaddr(insn);
 		uint8_t b[16];
+		int f;
+
+		for (f = 0; f < nfns; f++)
+			if (va == fns[f].addr)
+				qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(insn,
+					QEMU_PLUGIN_INLINE_ADD_U64,
+					qemu_plugin_scoreboard_u64(fns[f].calls), 1);
 
 		if (qemu_plugin_insn_data(insn, b, sizeof(b)) == sizeof(mark) &&
 		    !memcmp(b, mark, sizeof(mark)))
@@ -64,11 +105,23 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 					   const qemu_info_t *info,
 					   int argc, char **argv)
 {
+	int i;
+
 	(void)info;
-	(void)argv;
-	if (argc) {
-		fprintf(stderr, "insncount: takes no arguments\n");
-		return -1;
+	for (i = 0; i < argc; i++) {
+		const char *at = strchr(argv[i], '@');
+		size_t len = at ? (size_t)(at - argv[i]) : 0;
+
+		if (strncmp(argv[i], "fn=", 3) || !at || len - 3 >= sizeof(fns[0].name) ||
+		    nfns == MAX_FNS) {
+			fprintf(stderr, "insncount: bad argument %s (fn=NAME@ADDR)\n",
+				argv[i]);
+			return -1;
+		}
+		memcpy(fns[nfns].name, argv[i] + 3, len - 3);
+		fns[nfns].addr = strtoull(at + 1, NULL, 16);
+		fns[nfns].calls = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+		nfns++;
 	}
 	insns = qemu_plugin_scoreboard_new(sizeof(uint64_t));
 	qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb);

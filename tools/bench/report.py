@@ -34,7 +34,17 @@ def load_insn(path):
         return {(r["mode"], r["loop"]): r for r in csv.DictReader(f)}
 
 
-def table(med, msgs, insn, out):
+def load_events(path):
+    if not os.path.exists(path):
+        return {}
+    ev = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            ev.setdefault(r["event"], {})[(r["mode"], r["loop"])] = float(r["per_request"])
+    return ev
+
+
+def table(med, msgs, insn, events, out):
     lines = []
     loops = sorted({k[1] for k in med})
     bodies = sorted({k[2] for k in med})
@@ -99,6 +109,17 @@ def table(med, msgs, insn, out):
             if best:
                 lines.append(f"fewest instructions per request among persisting "
                              f"modes ({lp}): {best}")
+    if events:
+        lines.append("\n== kernel function calls per request (same run; "
+                     "epoll loop / io_uring loop) ==")
+        lines.append(f"{'function':<28}" + "".join(f"{m:>14}" for m in MODES))
+        for e in sorted(events):
+            row = f"{e:<28}"
+            for m in MODES:
+                a = events[e].get((m, "epoll"))
+                b = events[e].get((m, "uring"))
+                row += f"{'-' if a is None else f'{a:.2f}':>7}/{'-' if b is None else f'{b:.2f}':<6}"
+            lines.append(row)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "table.txt"), "w") as f:
         f.write(text)
@@ -164,7 +185,8 @@ def main():
     med, msgs = load(os.path.join(out, "results.csv"))
     if not med:
         sys.exit("report: no results")
-    table(med, msgs, load_insn(os.path.join(out, "insn.csv")), out)
+    table(med, msgs, load_insn(os.path.join(out, "insn.csv")),
+          load_events(os.path.join(out, "events.csv")), out)
     plots(med, msgs, out)
 
 

@@ -18,27 +18,50 @@ q10=$build/qemu10
 mkdir -p "$out" "$build/logs"
 log=$build/logs/bench.log
 ilog=$build/logs/bench-insn.log
+# The NVDIMM's backing file on tmpfs: on disk, the host's writeback of the
+# pages the guest dirties would compete with the vCPUs for the two cores,
+# and only in the modes that write to pmem.
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=$build
+img=$shm/paste-bench-$$.img
+trap 'rm -f "$img"' EXIT
 
 echo "  BENCH   profile ${BENCH:-quick}: booting the lean kernel (log $log)"
-rm -f "$build/pmem-bench.img"
+rm -f "$img"
 VM_TIMEOUT=${BENCH_TIMEOUT:-10800} PMEM_SIZE=1G VM_MEM=2G \
-"$vm/qemu.sh" "$kernel" "$initrd" "$build/pmem-bench.img" "$log" \
+"$vm/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
 	"paste.run=bench paste.bench=${BENCH:-quick} quiet" > /dev/null
 grep -q 'BENCH-DONE' "$log" || { echo "make bench: the run did not finish; see $log"; exit 1; }
 { echo "mode,loop,body,req_bytes,resp_bytes,conns,rep,req_per_s,lat_avg_us,lat_p99_us,user_copied_per_req,kernel_copied_per_req,resp_bytes_seen"
   tr -d '\r' < "$log" | grep '^BENCH,' | cut -d, -f2-; } > "$out/results.csv"
 
 echo "  BENCH   instructions per request: QEMU 10 + insncount plugin (log $ilog)"
-rm -f "$build/pmem-bench.img"
+rm -f "$img"
+# Kernel functions whose calls are counted too (addresses need nokaslr).
+events="exc_page_fault dax_iomap_fault flush_tlb_func sysvec_call_function_single
+	schedule do_idle __x64_sys_epoll_wait __x64_sys_io_uring_enter
+	__x64_sys_recvmsg __x64_sys_recvfrom __x64_sys_sendto __x64_sys_ioctl
+	paste_recv_skb"
+fnargs=
+for f in $events; do
+	a=$(awk -v f="$f" '$3 == f && ($2 == "T" || $2 == "t") { print $1; exit }' \
+		"$build/obj-lean/System.map")
+	[ -n "$a" ] && fnargs="$fnargs,fn=$f@$a"
+done
 QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
 VM_TIMEOUT=3600 PMEM_SIZE=1G VM_MEM=2G \
-"$vm/qemu.sh" "$kernel" "$initrd" "$build/pmem-bench.img" "$ilog" \
-	"paste.run=bench paste.bench=insn quiet" -nodefaults -L /usr/share/qemu \
-	-plugin "$build/qemu-plugins/insncount.so" -d plugin > /dev/null
-rm -f "$build/pmem-bench.img"
+"$vm/qemu.sh" "$kernel" "$initrd" "$img" "$ilog" \
+	"paste.run=bench paste.bench=insn quiet nokaslr" -nodefaults -L /usr/share/qemu \
+	-plugin "$build/qemu-plugins/insncount.so$fnargs" -d plugin > /dev/null
+rm -f "$img"
 grep -q 'BENCH-DONE' "$ilog" || { echo "make bench: the instruction run did not finish; see $ilog"; exit 1; }
 # Join each INSN line with the two marks around it.
-tr -d '\r' < "$ilog" | awk -F, '
+tr -d '\r' < "$ilog" | awk -F, -v ev="$out/events.csv" '
+	/^insncount: mark [0-9]+ fn / {
+		nf = split($0, f, " ")
+		for (i = 5; i < nf; i += 2) { fn[f[3], f[i]] = f[i + 1]; names[f[i]] = 1 }
+		next
+	}
 	/^insncount: mark / {
 		nf = split($0, f, " ")
 		m = f[3]; tot = 0
@@ -49,12 +72,17 @@ tr -d '\r' < "$ilog" | awk -F, '
 	/^INSN,/ { line[++n] = $0 }
 	END {
 		print "mode,loop,body,conns,requests,insn_per_req_vcpu0,insn_per_req_total"
+		print "mode,loop,event,per_request" > ev
 		for (i = 1; i <= n; i++) {
 			split(line[i], g, ",")
 			a = g[7]; b = g[8]; r = g[6]
-			if (r > 0 && (b in all) && (a in all))
+			if (r > 0 && (b in all) && (a in all)) {
 				printf "%s,%s,%s,%s,%s,%.0f,%.0f\n", g[2], g[3], g[4], g[5], r,
 					(v0[b] - v0[a]) / r, (all[b] - all[a]) / r
+				for (e in names)
+					printf "%s,%s,%s,%.3f\n", g[2], g[3], e,
+						(fn[b, e] - fn[a, e]) / r > ev
+			}
 		}
 	}' > "$out/insn.csv"
 python3 "$here/report.py" "$out"

@@ -104,6 +104,8 @@ struct stats {
 	uint64_t requests, posts, gets, errors, commits, checkpoints;
 	uint64_t payload_copied;	/* bytes user space copied of POST payloads */
 	uint64_t header_copied;		/* bytes of heads gathered across buffers */
+	uint64_t recv_copied;		/* bytes the kernel copied in by recv() */
+	uint64_t write_copied;		/* bytes the kernel copied in by pwrite() */
 };
 
 struct server {
@@ -381,6 +383,7 @@ static int commit(struct server *s)
 		if (pwrite(s->logfd, s->batch, s->batch_len, s->log_len) !=
 		    (ssize_t)s->batch_len)
 			return -EIO;
+		s->st.write_copied += s->batch_len;
 		err = s->opt.mode == M_FSYNC ? fsync(s->logfd) : fdatasync(s->logfd);
 		if (err)
 			return -errno;
@@ -847,6 +850,8 @@ static void conn_input(struct server *s, struct conn *c, ssize_t got,
 		c->eof = c->closing = true;
 	if (got <= 0)
 		return;
+	if (s->opt.mode != M_PASTE)
+		s->st.recv_copied += got;
 	if (s->opt.mode == M_PASTE) {
 		for (i = 0; i < nrefs; i++)
 			c->q[c->qn++] = refs[i];
@@ -1584,10 +1589,11 @@ int main(int argc, char **argv)
 	if (!s->opt.quiet)
 		printf("pasted: stopped: %" PRIu64 " requests (%" PRIu64 " POST, %" PRIu64
 		       " GET, %" PRIu64 " errors), %" PRIu64 " commits, %" PRIu64
-		       " checkpoints, payload bytes copied %" PRIu64 ", head bytes gathered %" PRIu64 "\n",
+		       " checkpoints, payload bytes copied %" PRIu64 ", head bytes gathered %" PRIu64
+		       ", kernel copies: %" PRIu64 " received, %" PRIu64 " written\n",
 		       s->st.requests, s->st.posts, s->st.gets, s->st.errors,
 		       s->st.commits, s->st.checkpoints, s->st.payload_copied,
-		       s->st.header_copied);
+		       s->st.header_copied, s->st.recv_copied, s->st.write_copied);
 	for (int fd = 0; fd < MAX_CONN; fd++)
 		if (s->conns[fd])
 			conn_close(s, s->conns[fd]);

@@ -38,19 +38,46 @@ struct paste_wal_hdr {
 	uint32_t reserved[11];
 };
 
-/* CRC-32C (Castagnoli), bitwise: small, and fast enough for 1 KiB records. */
-static uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
+/*
+ * CRC-32C (Castagnoli) over every logged payload: with SSE4.2's crc32
+ * instruction, 8 bytes per instruction; bitwise where the CPU lacks it.
+ * The bitwise loop costs ~70 instructions per byte, which made the check
+ * the largest cost of a 1 KiB request (make bench, instructions/request).
+ */
+static uint32_t crc32c_sw(uint32_t crc, const unsigned char *p, size_t len)
 {
-	const unsigned char *p = buf;
 	int k;
 
-	crc = ~crc;
 	while (len--) {
 		crc ^= *p++;
 		for (k = 0; k < 8; k++)
 			crc = (crc >> 1) ^ (0x82f63b78 & (0U - (crc & 1)));
 	}
-	return ~crc;
+	return crc;
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c = crc;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	while (len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return (uint32_t)c;
+}
+
+static uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2"))
+		return ~crc32c_hw(~crc, buf, len);
+	return ~crc32c_sw(~crc, buf, len);
 }
 
 static uint32_t wal_check(const struct paste_wal_rec *rec, uint32_t epoch,
