@@ -16,6 +16,7 @@ initrd=$build/initramfs.cpio.gz
 out=$build/bench
 q10=$build/qemu10
 mkdir -p "$out" "$build/logs"
+rm -f "$out"/*.png "$out"/*.dat "$out"/*.csv "$out"/table.txt
 log=$build/logs/bench.log
 ilog=$build/logs/bench-insn.log
 # The NVDIMM's backing file on tmpfs: on disk, the host's writeback of the
