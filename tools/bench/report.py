@@ -16,6 +16,7 @@ METRICS = ("req_per_s", "lat_avg_us", "lat_p99_us", "user_copied_per_req",
 
 
 def load(path):
+    global MODES, PERSISTING
     groups, msgs = {}, {}
     with open(path) as f:
         for r in csv.DictReader(f):
@@ -24,6 +25,10 @@ def load(path):
             msgs[int(r["body"])] = (int(r["req_bytes"]), int(r["resp_bytes"]))
     med = {key: {k: statistics.median(float(r[k]) for r in rows) for k in METRICS}
            for key, rows in groups.items()}
+    # Extra variants (e.g. "paste+2048") after the standard modes.
+    seen = {k[0] for k in med}
+    MODES = [m for m in MODES if m in seen] + sorted(seen - set(MODES))
+    PERSISTING = [m for m in MODES if m != "none"]
     return med, msgs
 
 
@@ -80,7 +85,7 @@ def table(med, msgs, insn, events, out):
             if p:
                 lines.append(f"paste / other modes at {c} connections: " + ", ".join(
                     f"{m} {p['req_per_s'] / med[(m, loop, body, c)]['req_per_s']:.2f}"
-                    for m in MODES[:-1]
+                    for m in MODES if m != "paste"
                     if med.get((m, loop, body, c), {}).get("req_per_s")))
             lines.append(f"bytes copied by the CPU per request at {c} connections "
                          "(user space + kernel), response bytes seen:")

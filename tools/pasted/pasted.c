@@ -66,6 +66,7 @@ struct options {
 	bool allow_nosync;
 	bool kernel_flush;
 	unsigned int reply_bytes;
+	unsigned int slot_size;
 	bool quiet;
 };
 
@@ -119,6 +120,8 @@ struct server {
 	char *batch;			/* fsync modes: records of this batch */
 	size_t batch_len, batch_cap;
 	uint64_t data_tail;		/* memcpy/readmmap: next free byte */
+	bool *chunk_kept;		/* readmmap: chunks in use at the last
+					 * checkpoint, not reused until the next */
 	uint32_t *pinned;		/* paste: tokens pinned since checkpoint */
 	size_t npinned;
 	size_t nheld;			/* paste: logged tokens sockets hold */
@@ -553,18 +556,19 @@ static int checkpoint(struct server *s)
 		break;
 	case M_MEMCPY:
 	case M_READMMAP:
+		/*
+		 * The log area starts over. readmmap connections keep receiving
+		 * where they are (io_uring may have a receive in flight there),
+		 * and the values they receive there are live: chunk_alloc()
+		 * skips those chunks until the next checkpoint.
+		 */
 		paste_wal_reset(&s->wal);
 		s->data_tail = 0;
-		for (i = 0; i < MAX_CONN && s->opt.mode == M_READMMAP; i++) {
-			struct conn *c = s->conns[i];
-
-			if (!c)
-				continue;
-			/* Move the unparsed tail to the start of a new chunk. */
-			memmove(s->data.map + s->data_tail, c->in, c->in_len);
-			c->in = s->data.map + s->data_tail;
-			c->in_off = s->data_tail;
-			s->data_tail += CHUNK;
+		if (s->chunk_kept) {
+			memset(s->chunk_kept, 0, s->data.len / CHUNK);
+			for (i = 0; i < MAX_CONN; i++)
+				if (s->conns[i] && s->conns[i]->in)
+					s->chunk_kept[s->conns[i]->in_off / CHUNK] = true;
 		}
 		break;
 	default:
@@ -818,22 +822,48 @@ static void touch(struct server *s, struct conn *c)
 }
 
 /* Room for the next receive: a chunk of our own buffer or log area. */
+/* readmmap: claim the next chunk that holds nothing live. */
+static int chunk_alloc(struct server *s, uint64_t *off)
+{
+	bool retried = false;
+	int err;
+
+	if (!s->chunk_kept) {
+		s->chunk_kept = calloc(s->data.len / CHUNK + 1, sizeof(bool));
+		if (!s->chunk_kept)
+			return -ENOMEM;
+	}
+	for (;;) {
+		for (; s->data_tail + CHUNK <= s->data.len; s->data_tail += CHUNK) {
+			if (!s->chunk_kept[s->data_tail / CHUNK]) {
+				*off = s->data_tail;
+				s->data_tail += CHUNK;
+				return 0;
+			}
+		}
+		if (retried)
+			return -ENOSPC;
+		retried = true;
+		err = checkpoint(s);
+		if (err)
+			return err;
+	}
+}
+
 static int in_room(struct server *s, struct conn *c, char **p, size_t *n)
 {
 	if (s->opt.mode == M_READMMAP &&
 	    c->in_off + c->in_len + IN_CAP > c->in_off - (c->in_off % CHUNK) + CHUNK) {
 		/* Too close to the chunk end: continue in a fresh chunk. */
-		if (s->data_tail + CHUNK > s->data.len) {
-			int err = checkpoint(s);
+		uint64_t off;
+		int err = chunk_alloc(s, &off);
 
-			if (err)
-				return err;
-		}
-		memmove(s->data.map + s->data_tail, c->in, c->in_len);
+		if (err)
+			return err;
+		memmove(s->data.map + off, c->in, c->in_len);
 		s->st.payload_copied += c->in_len;
-		c->in = s->data.map + s->data_tail;
-		c->in_off = s->data_tail;
-		s->data_tail += CHUNK;
+		c->in = s->data.map + off;
+		c->in_off = off;
 	}
 	*p = c->in + c->in_len;
 	*n = IN_CAP - c->in_len;
@@ -931,10 +961,10 @@ static struct conn *conn_new(struct server *s, int fd)
 		char *p;
 		size_t n;
 
-		c->in_off = s->data_tail;
-		c->in = s->data.map + s->data_tail;
-		s->data_tail += CHUNK;
-		if (s->data_tail > s->data.len || in_room(s, c, &p, &n)) {
+		int err = chunk_alloc(s, &c->in_off);
+
+		c->in = s->data.map + c->in_off;
+		if (err || in_room(s, c, &p, &n)) {
 			free(c);
 			close(fd);
 			return NULL;
@@ -1393,6 +1423,8 @@ static void usage(FILE *f)
 "  -w, --wal ENTRIES    WAL capacity in entries (262144)\n"
 "      --allow-nosync   accept a non-MAP_SYNC mapping (tests; not durable)\n"
 "      --reply-bytes N  pad 201 responses to N bytes (benchmarks)\n"
+"      --slot-size N    paste mode: region buffer size, a power of two\n"
+"                       up to the page size (the page size)\n"
 "      --kernel-flush   paste mode: the kernel makes payloads durable as it\n"
 "                       places them (PASTE_REGION_DURABLE); commits write\n"
 "                       only WAL entries\n"
@@ -1414,6 +1446,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "allow-nosync", no_argument, NULL, 'N' },
 		{ "kernel-flush", no_argument, NULL, 'K' },
 		{ "reply-bytes", required_argument, NULL, 'R' },
+		{ "slot-size", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -1471,6 +1504,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'K':
 			o->kernel_flush = true;
+			break;
+		case 'S':
+			/* The kernel checks it: EINVAL names a bad size. */
+			o->slot_size = strtoul(optarg, NULL, 10);
 			break;
 		case 'R':
 			o->reply_bytes = strtoul(optarg, NULL, 10);
@@ -1543,7 +1580,7 @@ int main(int argc, char **argv)
 		err = paste_region_attach(&s->data, s->lsn,
 					  (s->data.sync ? 0 : PASTE_REGION_VOLATILE) |
 					  (s->opt.kernel_flush ? PASTE_REGION_DURABLE : 0),
-					  0, rc.owned, rc.nowned);
+					  s->opt.slot_size, rc.owned, rc.nowned);
 		if (err == -ENOPROTOOPT)
 			fprintf(stderr, "pasted: this kernel has no PASTE (SO_PASTE_REGION)\n");
 		if (err)
@@ -1603,6 +1640,7 @@ int main(int argc, char **argv)
 		paste_region_close(&s->data);
 	kv_free(&s->kv);
 	free(s->pinned);
+	free(s->chunk_kept);
 	free(s->batch);
 	free(s);
 	return 0;
