@@ -13,10 +13,8 @@
 # paste.bench=insn instead brackets each run with insnmark (the host's
 # insncount plugin reports instruction counts there) and prints
 #   INSN,mode,loop,body,conns,requests,first_mark,second_mark
-# paste.bench=slots compares paste with 4096- and 2048-byte region slots
-# (a mode "paste+N" runs pasted --slot-size N).
-# Parameters come from the kernel command line:
-# paste.bench=quick|full|insn|slots.
+# A mode "paste+N" runs pasted --slot-size N.
+# Parameters come from the kernel command line: paste.bench=quick|full|insn.
 profile=quick
 for a in $(cat /proc/cmdline); do
 	case "$a" in paste.bench=*) profile=${a#*=} ;; esac
@@ -26,8 +24,6 @@ loops="epoll uring"
 case $profile in
 full)	msgs="1003:1135:127 1024:1156:151" conns="1 5 10 50 100" reps=3 secs=4 ;;
 insn)	msgs="1024:1156:151" conns="10" reps=1 secs=2 ;;
-slots)	modes="none paste paste+2048" loops="epoll uring"
-	msgs="1024:1156:151" conns="10 50" reps=3 secs=4 ;;
 *)	msgs="1024:1156:151" conns="1 10 50" reps=1 secs=3 ;;
 esac
 echo "BENCH-INFO profile=$profile secs=$secs reps=$reps cpus=$(nproc)"
