@@ -367,6 +367,32 @@ static void on_point(unsigned int vcpu, void *udata)
 			taken++;
 		}
 	}
+	/* Where the non-durable words are: the first pages, for diagnosis. */
+	{
+		uint64_t page = UINT64_MAX, nwords = 0;
+		unsigned int shown = 0;
+
+		for (i = 0; i + 8 <= ck.size && shown < 4; i += 8) {
+			if (!memcmp(ck.media + i, ck.live + i, 8))
+				continue;
+			if (i / 4096 != page && nwords) {
+				snprintf(msg, sizeof(msg), "flushcheck: point %u: page %#" PRIx64
+					 ": %" PRIu64 " non-durable words\n", ck.points,
+					 page * 4096, nwords);
+				qemu_plugin_outs(msg);
+				shown++;
+				nwords = 0;
+			}
+			page = i / 4096;
+			nwords++;
+		}
+		if (nwords && shown < 4) {
+			snprintf(msg, sizeof(msg), "flushcheck: point %u: page %#" PRIx64
+				 ": %" PRIu64 " non-durable words\n", ck.points,
+				 page * 4096, nwords);
+			qemu_plugin_outs(msg);
+		}
+	}
 	snprintf(name, sizeof(name), "point-%u-r.img", ck.points);
 	if (!err)
 		err = write_image(name, mixed);

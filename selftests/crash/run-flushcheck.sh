@@ -104,7 +104,8 @@ for variant in $variants; do
 	grep -aq '^paste-crash: trace done' "$tlog.txt" || why="${why:-the traced run did not finish}"
 	splat_in "$tlog.txt" && why="${why:-kernel splat in the traced run}"
 	violations=0 checked=0
-	for p in $(grep -a '^flushcheck: point ' "$tlog.txt" | sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
+	for p in $(grep -a '^flushcheck: point [0-9]*: [0-9]* non-durable' "$tlog.txt" |
+		   sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
 		# "CRASHPOINT id conn:acked:inflight ..." -> crashload's record
 		grep -a "^CRASHPOINT $p " "$tlog.txt" | head -1 | tr ' ' '\n' | tail -n +3 |
 			awk -F: '{ print 0, $1, $2, $3 }' > "$out/point-$p.state"
