@@ -50,6 +50,8 @@ pass=0 fail=0 n=0 explored=0
 # verify_image IMG STATE KFLUSH LOG: boot IMG, recover, check STATE.
 # Prints crashload's verdict; returns 0 only if nothing was lost.
 verify_image() {
+	# qemu.sh would make a blank image: a missing one is a harness error.
+	[ -f "$1" ] || { echo "no crash image $1"; return 1; }
 	port=$((port + 1))
 	rm -f "$out/qemu.pid"
 	PMEM_SIZE=${size_mib}M "$vm/qemu.sh" "$kernel" "$initrd" "$1" "$4" \
