@@ -17,6 +17,7 @@ modes=${*:-fsync fdatasync memcpy readmmap paste}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
+. "$here/serve-vm.sh"
 kernel=$build/obj-$flavour/arch/x86/boot/bzImage
 load=$build/crash/crashload
 out=$build/crash
@@ -35,41 +36,13 @@ next_rand() {
 pass=0 fail=0 n=0
 port=$((20000 + seed % 20000))
 
-# boot MODE CUT: start the VM in the background; sets $qpid, $log.
+# boot MODE CUT: serve MODE from its image, the loop alternating per cut.
 boot() {
 	loop=epoll
 	[ $(($2 % 2)) = 1 ] && loop=uring
 	log=$logs/crash-$1-$2.log
-	rm -f "$out/qemu.pid"
-	port=$((port + 1))
-	"$vm/qemu.sh" "$kernel" "$build/initramfs.cpio.gz" "$out/$1.img" "$log" \
-		"paste.run=crash paste.mode=$1 paste.loop=$loop" \
-		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$port-:8080 \
-		-device virtio-net-pci,netdev=n0,romfile= \
-		-pidfile "$out/qemu.pid" > /dev/null 2>&1 &
-	vmjob=$!
-	i=0
-	until [ -s "$out/qemu.pid" ]; do
-		sleep 0.2
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "# no QEMU pid"; return 1; }
-	done
-	qpid=$(cat "$out/qemu.pid")
-	i=0
-	until "$load" ready -p $port -w 2 2>/dev/null; do
-		i=$((i + 1))
-		if ! kill -0 "$qpid" 2>/dev/null || [ $i -ge 150 ]; then
-			echo "# pasted did not come up; the guest said:"
-			tr -d '\r' < "$log" | grep -E '^(paste-|pasted)' | sed 's/^/#   /'
-			return 1
-		fi
-	done
-}
-
-# cut_power: SIGKILL QEMU (if the load did not) and reap it.
-cut_power() {
-	kill -9 "$qpid" 2>/dev/null
-	wait $vmjob 2>/dev/null
+	serve_boot "$kernel" "$build/initramfs.cpio.gz" "$out/$1.img" "$log" \
+		"paste.mode=$1 paste.loop=$loop"
 }
 
 for mode in $modes; do
@@ -93,7 +66,7 @@ for mode in $modes; do
 				echo "$res" | sed 's/^/# /'
 			fi
 		fi
-		cut_power
+		serve_stop
 		splat_in "$log" && { ok=0; what="$what, kernel splat"; }
 		[ "$cut" -gt 0 ] || [ $ok = 0 ] || continue
 		n=$((n + 1))

@@ -24,6 +24,7 @@ variants=${*:-pasted pasted-kflush pasted-bug1 pasted-bug2}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
+. "$here/serve-vm.sh"
 kernel=$build/obj-$flavour/arch/x86/boot/bzImage
 initrd=$build/initramfs.cpio.gz
 load=$build/crash/crashload
@@ -31,6 +32,7 @@ out=$build/flushcheck
 logs=$build/logs
 q10=$build/qemu10
 size_mib=128
+export PMEM_SIZE=${size_mib}M	# every boot here: prep, trace, verify
 base=0x100000000	# where QEMU's pc machine puts the first NVDIMM
 mkdir -p "$out" "$logs"
 rm -f "$out"/*.img "$out"/*.state
@@ -40,7 +42,7 @@ echo "# flushcheck: $points crash points per variant ($variants), $flavour kerne
 port=$((20000 + seed % 20000))
 
 # A formatted image every variant starts from.
-PMEM_SIZE=${size_mib}M VM_TIMEOUT=600 "$vm/qemu.sh" "$kernel" "$initrd" \
+VM_TIMEOUT=600 "$vm/qemu.sh" "$kernel" "$initrd" \
 	"$out/base.img" "$logs/flushcheck-prep.log" "paste.run=none" > /dev/null 2>&1
 grep -aq '^paste-vm: done' "$logs/flushcheck-prep.log" ||
 	{ echo "# could not prepare the pmem image; see $logs/flushcheck-prep.log"; exit 1; }
@@ -52,30 +54,11 @@ pass=0 fail=0 n=0 explored=0
 verify_image() {
 	# qemu.sh would make a blank image: a missing one is a harness error.
 	[ -f "$1" ] || { echo "no crash image $1"; return 1; }
-	port=$((port + 1))
-	rm -f "$out/qemu.pid"
-	PMEM_SIZE=${size_mib}M "$vm/qemu.sh" "$kernel" "$initrd" "$1" "$4" \
-		"paste.run=crash paste.mode=paste paste.loop=epoll paste.kflush=$3" \
-		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$port-:8080 \
-		-device virtio-net-pci,netdev=n0,romfile= \
-		-pidfile "$out/qemu.pid" > /dev/null 2>&1 &
-	job=$!
-	i=0
-	until [ -s "$out/qemu.pid" ] || [ $i -ge 100 ]; do sleep 0.2; i=$((i + 1)); done
-	qpid=$(cat "$out/qemu.pid" 2>/dev/null)
-	ok=1 i=0
-	until "$load" ready -p $port -w 2 2>/dev/null; do
-		i=$((i + 1))
-		if ! kill -0 "$qpid" 2>/dev/null || [ $i -ge 150 ]; then
-			echo "recovery failed: pasted did not come up"
-			tr -d '\r' < "$4" | grep -E '^pasted' | head -3
-			ok=0
-			break
-		fi
-	done
+	ok=1
+	serve_boot "$kernel" "$initrd" "$1" "$4" \
+		"paste.mode=paste paste.loop=epoll paste.kflush=$3" || ok=0
 	[ $ok = 1 ] && { "$load" verify -p $port -o "$2" -c 1 2>&1 || ok=0; }
-	kill -9 "$qpid" 2>/dev/null
-	wait $job 2>/dev/null
+	serve_stop
 	splat_in "$4" && ok=0
 	[ $ok = 1 ]
 }
@@ -91,7 +74,7 @@ for variant in $variants; do
 	tlog=$logs/flushcheck-$variant.log
 	# Under the plugin; every other crash point is written, up to POINTS.
 	QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
-	PMEM_SIZE=${size_mib}M VM_TIMEOUT=1800 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$tlog" \
+	VM_TIMEOUT=1800 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$tlog" \
 		"paste.run=flushcheck paste.server=$server paste.kflush=$kflush paste.conns=$conns paste.ms=$((points * 1500)) nokaslr" \
 		-nodefaults -L /usr/share/qemu \
 		-plugin "$build/qemu-plugins/flushcheck.so,img=$img,base=$base,size=$((size_mib << 20)),out=$out,every=2,max=$points,seed=$seed" \
