@@ -16,7 +16,8 @@
 #
 # The first two must show no violation; each seeded bug must be caught.
 # Usage: run-flushcheck.sh BUILD FLAVOUR POINTS [VARIANT...]
-# Environment: SEED (default random, printed).
+# Environment: SEED (default random, printed); KEEP_IMAGES=1 keeps the
+# crash images in BUILD/flushcheck for inspection (debugfs icheck/ncheck).
 set -u
 build=$1 flavour=$2 points=$3
 shift 3
@@ -103,7 +104,7 @@ for variant in $variants; do
 			echo "#   point $p${kind:- }: $(echo "$res" | grep -E 'verified|failed' | head -1 |
 				sed 's/^crashload: //')"
 			echo "$res" | grep VIOLATION | head -2 | sed 's/^/#     /'
-			rm -f "$out/point-$p$kind.img"
+			[ -n "${KEEP_IMAGES:-}" ] || rm -f "$out/point-$p$kind.img"
 		done
 	done
 	explored=$((explored + checked))
