@@ -14,8 +14,15 @@
  *   movnt* (non-temporal) store durable at this vCPU's next sfence/mfence
  *   any other store             never durable on its own
  *
- * Locked and serialising instructions are not counted as fences: a strict
- * model, so code that leans on them is reported.
+ * Each layer is held to its own contract. The kernel's pmem driver and
+ * file systems rely on what the SDM promises: a locked instruction (or xchg
+ * with memory) drains write-combining buffers and orders earlier
+ * clwb/clflushopt like a fence. So a locked instruction executed in kernel
+ * mode makes the kernel's own pending writes on that vCPU durable. User
+ * space gets no such help: libpaste promises a record is durable when its
+ * commit returns, whatever the caller does next (an io_uring SQPOLL thread
+ * on another CPU may send the reply), so a user write-back is durable only
+ * at an sfence/mfence on its vCPU.
  *
  * TCG translates clwb and friends as no-ops without a memory access, so the
  * flushed line is computed from the instruction's ModRM/SIB operand and the
@@ -53,11 +60,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define NO_REG		31
 
 /* What an instruction is to the model; packed into callback user data. */
-enum kind { K_CLWB = 1, K_CLFLUSH, K_FENCE, K_POINT };
+enum kind { K_CLWB = 1, K_CLFLUSH, K_FENCE, K_POINT, K_LOCKED };
+
+/* In callback user data: the instruction runs in kernel mode. */
+#define KERNEL_INSN	(1ULL << 18)
 
 struct pending {
 	uint64_t off;
 	uint32_t len;
+	bool kernel;				/* written back by the kernel */
 	uint8_t data[LINE];
 };
 
@@ -79,7 +90,7 @@ struct checker {
 	uint64_t rng;
 	pthread_mutex_t lock;
 	struct vcpu cpu[MAX_VCPUS];
-	uint64_t nt_stores, flushes, fences, unresolved, mismatches;
+	uint64_t nt_stores, flushes, fences, locked, unresolved, mismatches;
 };
 
 /* QEMU's plugin callbacks carry no context pointer: one checker per QEMU. */
@@ -135,7 +146,7 @@ static bool translate(struct vcpu *v, uint64_t va, uint64_t *pa)
 	return false;
 }
 
-static void pend(struct vcpu *v, uint64_t off, uint32_t len)
+static void pend(struct vcpu *v, uint64_t off, uint32_t len, bool kernel)
 {
 	if (v->np == v->cap) {
 		v->cap = v->cap ? v->cap * 2 : 256;
@@ -143,6 +154,7 @@ static void pend(struct vcpu *v, uint64_t off, uint32_t len)
 	}
 	v->p[v->np].off = off;
 	v->p[v->np].len = len;
+	v->p[v->np].kernel = kernel;
 	memcpy(v->p[v->np].data, ck.live + off, len);
 	v->np++;
 }
@@ -151,7 +163,7 @@ static void pend(struct vcpu *v, uint64_t off, uint32_t len)
 
 /*
  * Operand of a memory-form 0f ae instruction, packed as user data:
- * kind:4 base:5 index:5 scale:2 seg:2 disp:32.
+ * kind:4 base:5 index:5 scale:2 seg:2 kernel:1 disp:32.
  */
 static uint64_t pack(enum kind k, unsigned int base, unsigned int index,
 		     unsigned int scale, unsigned int seg, int32_t disp)
@@ -269,7 +281,7 @@ static void on_flush(unsigned int vcpu, void *udata)
 	if ((u & 15) == K_CLFLUSH)
 		memcpy(ck.media + off, ck.live + off, LINE);
 	else
-		pend(v, off, LINE);
+		pend(v, off, LINE, u & KERNEL_INSN);
 	pthread_mutex_unlock(&ck.lock);
 }
 
@@ -280,7 +292,6 @@ static void on_nt_store(unsigned int vcpu, qemu_plugin_meminfo_t info,
 	uint32_t len = 1U << qemu_plugin_mem_size_shift(info);
 	uint64_t pa;
 
-	(void)udata;
 	if (!hw || qemu_plugin_hwaddr_is_io(hw))
 		return;
 	pa = qemu_plugin_hwaddr_phys_addr(hw);
@@ -288,8 +299,13 @@ static void on_nt_store(unsigned int vcpu, qemu_plugin_meminfo_t info,
 		return;
 	pthread_mutex_lock(&ck.lock);
 	ck.nt_stores++;
-	pend(&ck.cpu[vcpu % MAX_VCPUS], pa - ck.base, len);
+	pend(&ck.cpu[vcpu % MAX_VCPUS], pa - ck.base, len, udata != NULL);
 	pthread_mutex_unlock(&ck.lock);
+}
+
+static bool overlaps(const struct pending *a, const struct pending *b)
+{
+	return a->off < b->off + b->len && b->off < a->off + a->len;
 }
 
 static void on_fence(unsigned int vcpu, void *udata)
@@ -306,6 +322,48 @@ static void on_fence(unsigned int vcpu, void *udata)
 		memcpy(ck.media + v->p[i].off, v->p[i].data, v->p[i].len);
 	v->np = 0;
 	pthread_mutex_unlock(&ck.lock);
+}
+
+/*
+ * A kernel-mode locked instruction: the kernel's pending writes become
+ * durable. A user write-back of the same bytes queued earlier is older
+ * data, so it is dropped rather than replayed over them later.
+ */
+static void on_locked(unsigned int vcpu, void *udata)
+{
+	struct vcpu *v = &ck.cpu[vcpu % MAX_VCPUS];
+	size_t i, j, kept = 0;
+	bool any = false;
+
+	(void)udata;
+	for (i = 0; i < v->np && !any; i++)
+		any = v->p[i].kernel;
+	if (!any)
+		return;
+	pthread_mutex_lock(&ck.lock);
+	ck.locked++;
+	for (i = 0; i < v->np; i++) {
+		bool older = false;
+
+		if (v->p[i].kernel) {
+			memcpy(ck.media + v->p[i].off, v->p[i].data, v->p[i].len);
+			continue;
+		}
+		for (j = i + 1; j < v->np && !older; j++)
+			older = v->p[j].kernel && overlaps(&v->p[i], &v->p[j]);
+		if (!older)
+			v->p[kept++] = v->p[i];
+	}
+	v->np = kept;
+	pthread_mutex_unlock(&ck.lock);
+}
+
+/* lock-prefixed, or xchg with a memory operand (locked implicitly). */
+static bool is_locked(const char *dis)
+{
+	return g_str_has_prefix(dis, "lock ") ||
+	       (g_str_has_prefix(dis, "xchg") &&
+		(strchr(dis, '(') || strchr(dis, '[')));
 }
 
 static uint64_t next_rand(void)
@@ -417,11 +475,14 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		uint8_t b[16];
 		size_t len = qemu_plugin_insn_data(insn, b, sizeof(b));
 		uint64_t u = classify(b, len);
+		bool kernel = qemu_plugin_insn_vaddr(insn) >> 63;
 		char *dis;
 
 		switch (u & 15) {
 		case K_CLWB:
 		case K_CLFLUSH:
+			if (kernel)
+				u |= KERNEL_INSN;
 			qemu_plugin_register_vcpu_insn_exec_cb(insn, on_flush,
 				QEMU_PLUGIN_CB_R_REGS, (void *)(uintptr_t)u);
 			continue;
@@ -439,7 +500,11 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		if (dis && (g_str_has_prefix(dis, "movnt") ||
 			    g_str_has_prefix(dis, "vmovnt")))
 			qemu_plugin_register_vcpu_mem_cb(insn, on_nt_store,
-				QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_W, NULL);
+				QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_W,
+				kernel ? (void *)1 : NULL);
+		else if (dis && kernel && is_locked(dis))
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, on_locked,
+				QEMU_PLUGIN_CB_NO_REGS, NULL);
 		g_free(dis);
 	}
 }
@@ -485,9 +550,10 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata)
 	(void)udata;
 	snprintf(msg, sizeof(msg),
 		 "flushcheck: totals points:%u dumped:%u flushes:%" PRIu64
-		 " nt_stores:%" PRIu64 " fences:%" PRIu64 " unresolved:%" PRIu64
-		 " mismatches:%" PRIu64 "\n", ck.points, ck.dumped, ck.flushes,
-		 ck.nt_stores, ck.fences, ck.unresolved, ck.mismatches);
+		 " nt_stores:%" PRIu64 " fences:%" PRIu64 " kernel_locked:%" PRIu64
+		 " unresolved:%" PRIu64 " mismatches:%" PRIu64 "\n", ck.points,
+		 ck.dumped, ck.flushes, ck.nt_stores, ck.fences, ck.locked,
+		 ck.unresolved, ck.mismatches);
 	qemu_plugin_outs(msg);
 }
 

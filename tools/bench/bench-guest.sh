@@ -17,13 +17,17 @@
 # Parameters come from the kernel command line: paste.bench=quick|full|insn.
 profile=quick
 for a in $(cat /proc/cmdline); do
-	case "$a" in paste.bench=*) profile=${a#*=} ;; esac
+	case "$a" in
+	paste.bench=*) profile=${a#*=} ;;
+	paste.modes=*) only=$(echo "${a#*=}" | tr , ' ') ;;
+	esac
 done
-modes="none fsync fdatasync memcpy readmmap paste"
+modes=${only:-none fsync fdatasync memcpy readmmap paste}
 loops="epoll uring"
 case $profile in
 full)	msgs="1003:1135:127 1024:1156:151" conns="1 5 10 50 100" reps=3 secs=4 ;;
 insn)	msgs="1024:1156:151" conns="10" reps=1 secs=2 ;;
+pair)	msgs="1024:1156:151" conns="50" reps=5 secs=4 ;;
 *)	msgs="1024:1156:151" conns="1 10 50" reps=1 secs=3 ;;
 esac
 echo "BENCH-INFO profile=$profile secs=$secs reps=$reps cpus=$(nproc)"
