@@ -60,7 +60,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define NO_REG		31
 
 /* What an instruction is to the model; packed into callback user data. */
-enum kind { K_CLWB = 1, K_CLFLUSH, K_FENCE, K_POINT, K_LOCKED };
+enum kind { K_CLWB = 1, K_CLFLUSH, K_FENCE, K_POINT };
 
 /* In callback user data: the instruction runs in kernel mode. */
 #define KERNEL_INSN	(1ULL << 18)
@@ -303,9 +303,16 @@ static void on_nt_store(unsigned int vcpu, qemu_plugin_meminfo_t info,
 	pthread_mutex_unlock(&ck.lock);
 }
 
-static bool overlaps(const struct pending *a, const struct pending *b)
+/* Give older pending bytes @old the newer value @new has for them. */
+static void overlay(struct pending *old, const struct pending *new)
 {
-	return a->off < b->off + b->len && b->off < a->off + a->len;
+	uint64_t lo = old->off > new->off ? old->off : new->off;
+	uint64_t hi = old->off + old->len < new->off + new->len ?
+		      old->off + old->len : new->off + new->len;
+
+	if (lo < hi)
+		memcpy(old->data + (lo - old->off), new->data + (lo - new->off),
+		       hi - lo);
 }
 
 static void on_fence(unsigned int vcpu, void *udata)
@@ -326,8 +333,8 @@ static void on_fence(unsigned int vcpu, void *udata)
 
 /*
  * A kernel-mode locked instruction: the kernel's pending writes become
- * durable. A user write-back of the same bytes queued earlier is older
- * data, so it is dropped rather than replayed over them later.
+ * durable. A user write-back still pending from before them must not put
+ * older bytes back when its fence comes, so it takes their values.
  */
 static void on_locked(unsigned int vcpu, void *udata)
 {
@@ -343,16 +350,14 @@ static void on_locked(unsigned int vcpu, void *udata)
 	pthread_mutex_lock(&ck.lock);
 	ck.locked++;
 	for (i = 0; i < v->np; i++) {
-		bool older = false;
-
-		if (v->p[i].kernel) {
-			memcpy(ck.media + v->p[i].off, v->p[i].data, v->p[i].len);
+		if (!v->p[i].kernel) {
+			for (j = i + 1; j < v->np; j++)
+				if (v->p[j].kernel)
+					overlay(&v->p[i], &v->p[j]);
+			v->p[kept++] = v->p[i];
 			continue;
 		}
-		for (j = i + 1; j < v->np && !older; j++)
-			older = v->p[j].kernel && overlaps(&v->p[i], &v->p[j]);
-		if (!older)
-			v->p[kept++] = v->p[i];
+		memcpy(ck.media + v->p[i].off, v->p[i].data, v->p[i].len);
 	}
 	v->np = kept;
 	pthread_mutex_unlock(&ck.lock);
