@@ -77,6 +77,7 @@ struct vcpu {
 	struct qemu_plugin_register *cr3, *cr4, *fs_base, *gs_base;
 	struct pending *p;			/* awaiting this vCPU's fence */
 	size_t np, cap;
+	size_t nkernel;				/* of them written by the kernel */
 	GByteArray *buf;
 };
 
@@ -157,6 +158,7 @@ static void pend(struct vcpu *v, uint64_t off, uint32_t len, bool kernel)
 	v->p[v->np].kernel = kernel;
 	memcpy(v->p[v->np].data, ck.live + off, len);
 	v->np++;
+	v->nkernel += kernel;
 }
 
 /* ------------------------------------------------------------ decoding */
@@ -328,6 +330,7 @@ static void on_fence(unsigned int vcpu, void *udata)
 	for (i = 0; i < v->np; i++)
 		memcpy(ck.media + v->p[i].off, v->p[i].data, v->p[i].len);
 	v->np = 0;
+	v->nkernel = 0;
 	pthread_mutex_unlock(&ck.lock);
 }
 
@@ -340,12 +343,9 @@ static void on_locked(unsigned int vcpu, void *udata)
 {
 	struct vcpu *v = &ck.cpu[vcpu % MAX_VCPUS];
 	size_t i, j, kept = 0;
-	bool any = false;
 
 	(void)udata;
-	for (i = 0; i < v->np && !any; i++)
-		any = v->p[i].kernel;
-	if (!any)
+	if (!v->nkernel)	/* the common case: one test per locked op */
 		return;
 	pthread_mutex_lock(&ck.lock);
 	ck.locked++;
@@ -360,6 +360,7 @@ static void on_locked(unsigned int vcpu, void *udata)
 		memcpy(ck.media + v->p[i].off, v->p[i].data, v->p[i].len);
 	}
 	v->np = kept;
+	v->nkernel = 0;
 	pthread_mutex_unlock(&ck.lock);
 }
 

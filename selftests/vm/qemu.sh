@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot the PASTE kernel in QEMU (TCG, -cpu max, 2 vCPUs) with an emulated
-# NVDIMM backed by a file, and the test initramfs.
+# Boot the PASTE kernel in QEMU (TCG, -cpu max,la57=off, 2 vCPUs) with an
+# emulated NVDIMM backed by a file, and the test initramfs.
 #
 # 5-level paging is off (la57=off): on 6.12 with KASAN, an interrupt taken
 # while identify_cpu() has boot_cpu_data's feature bits cleared sees
