@@ -22,7 +22,7 @@ DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev dwarves cpio xz-utils patch git ccache python3 perl \
 	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
 	e2fsprogs iproute2 liburing-dev curl wrk python3-ply libglib2.0-dev \
-	pkg-config
+	pkg-config rsync
 
 # Kernel files of ours (new files and the series).
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
@@ -38,6 +38,7 @@ all: kernel selftests
 # ---------------------------------------------------------------- deps
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: Makefile
+	@mkdir -p $(BUILD)
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
@@ -48,7 +49,7 @@ $(BUILD)/.deps: Makefile
 			--no-install-recommends install $$missing > $(BUILD)/apt.log 2>&1 \
 			|| { cat $(BUILD)/apt.log; exit 1; }; \
 	fi
-	@mkdir -p $(BUILD) && touch $@
+	@touch $@
 
 # ---------------------------------------------------------------- kernel
 tree: $(BUILD)/.tree
