@@ -111,6 +111,9 @@ int paste_ioctl(struct sock *sk, void __user *arg)
 	if (ioc.reserved || !ioc.count || ioc.count > PASTE_IOC_MAX_BATCH ||
 	    ioc.op < PASTE_IOC_PIN || ioc.op > PASTE_IOC_RELEASE)
 		return -EINVAL;
+	/* Without the pmem API a write-back would persist nothing. */
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API) && ioc.op == PASTE_IOC_FLUSH)
+		return -EOPNOTSUPP;
 
 	refs = kvmalloc_array(ioc.count, sizeof(*refs), GFP_KERNEL);
 	if (!refs)

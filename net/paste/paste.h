@@ -33,6 +33,9 @@
  * @nr_slots: number of slots
  * @nr_pages: number of pinned pages in @pages
  * @pages: the region's pages, pinned from the creator's mapping
+ * @user: the creator, charged @nr_pages of RLIMIT_MEMLOCK; NULL when it
+ *	had CAP_IPC_LOCK
+ * @mm: the creator's mm, whose pinned_vm counts @nr_pages
  * @lock: protects the slot maps and counts below
  * @free: bitmap of free slots
  * @pinned: bitmap of pinned slots; a slot in neither map is held by a socket
@@ -54,6 +57,8 @@ struct paste_region {
 	u32 nr_slots;
 	unsigned long nr_pages;
 	struct page **pages;
+	struct user_struct *user;
+	struct mm_struct *mm;
 
 	spinlock_t lock;	/* protects the slot maps and counts */
 	unsigned long *free;
@@ -100,7 +105,9 @@ static inline void *paste_region_addr(const struct paste_region *r, u64 off)
 	return page_address(r->pages[off >> PAGE_SHIFT]) + offset_in_page(off);
 }
 
-struct paste_region *paste_region_attach(const struct paste_region_req *req);
+struct paste_region *paste_region_attach(const struct paste_region_req *req,
+					 unsigned long **claimed);
+void paste_region_unclaim(struct paste_region *r, const unsigned long *claimed);
 void paste_region_put(struct paste_region *r);
 struct paste_region *paste_region_get_rcu(struct paste_region *r);
 

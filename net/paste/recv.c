@@ -9,6 +9,7 @@
  * with a store fence, so the bytes are in the persistence domain when
  * recvmsg() returns.
  */
+#include <linux/highmem.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/string.h>
@@ -78,8 +79,11 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 				    len);
 	if (err)
 		goto err_free;
+	/* The page is mapped in user space too. */
+	flush_dcache_page(r->pages[(ref.offset - r->offset) >> PAGE_SHIFT]);
 
-	err = xa_err(xa_store_bh(&ps->owned, slot, xa_mk_value(len), GFP_KERNEL));
+	err = xa_err(xa_store_bh(&ps->owned, slot, xa_mk_value(len),
+				 GFP_KERNEL_ACCOUNT));
 	if (err)
 		goto err_free;
 

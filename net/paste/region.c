@@ -11,10 +11,15 @@
  * pages in the file until the last socket is gone.
  */
 #include <linux/bitmap.h>
+#include <linux/capability.h>
+#include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/layout_lock.h>
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -25,6 +30,72 @@
 
 static LIST_HEAD(paste_regions);
 static DEFINE_MUTEX(paste_regions_mutex);
+
+#ifdef CONFIG_PASTE_DEBUG
+/*
+ * Selftests widen the window between finding a shared region and taking a
+ * reference to it, where the last socket of that region may go away.
+ */
+static u32 paste_attach_delay_ms;
+
+static int __init paste_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("paste", NULL);
+
+	debugfs_create_u32("attach_delay_ms", 0600, dir, &paste_attach_delay_ms);
+	return 0;
+}
+late_initcall(paste_debugfs_init);
+
+static void paste_debug_attach_window(void)
+{
+	u32 ms = READ_ONCE(paste_attach_delay_ms);
+
+	if (ms)
+		msleep(ms);
+}
+#else
+static inline void paste_debug_attach_window(void) {}
+#endif
+
+/*
+ * Pinned pages count against the creator's RLIMIT_MEMLOCK, in the user's
+ * locked_vm as io_uring and AF_XDP do, and show in the mm's pinned_vm
+ * (VmPin). CAP_IPC_LOCK lifts the limit but not the mm accounting.
+ */
+static int paste_account_pages(struct paste_region *r)
+{
+	unsigned long limit, old, new;
+
+	if (!capable(CAP_IPC_LOCK)) {
+		r->user = get_uid(current_user());
+		limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+		old = atomic_long_read(&r->user->locked_vm);
+		do {
+			new = old + r->nr_pages;
+			if (new > limit || new < old) {
+				free_uid(r->user);
+				r->user = NULL;
+				return -ENOMEM;
+			}
+		} while (!atomic_long_try_cmpxchg(&r->user->locked_vm, &old,
+						  new));
+	}
+	r->mm = current->mm;
+	mmgrab(r->mm);
+	atomic64_add(r->nr_pages, &r->mm->pinned_vm);
+	return 0;
+}
+
+static void paste_unaccount_pages(struct paste_region *r)
+{
+	if (r->user) {
+		atomic_long_sub(r->nr_pages, &r->user->locked_vm);
+		free_uid(r->user);
+	}
+	atomic64_sub(r->nr_pages, &r->mm->pinned_vm);
+	mmdrop(r->mm);
+}
 
 u32 paste_slot_alloc(struct paste_region *r)
 {
@@ -62,6 +133,7 @@ static void paste_region_free_work(struct work_struct *work)
 	mutex_unlock(&paste_regions_mutex);
 
 	unpin_user_pages_dirty_lock(r->pages, r->nr_pages, !r->dax);
+	paste_unaccount_pages(r);
 	inode_layout_unlock(file_inode(r->file));
 	fput(r->file);
 	kvfree(r->pages);
@@ -106,55 +178,32 @@ static int paste_range_cmp(const void *a, const void *b)
 }
 
 /*
- * Check (@apply false) that the slots of @p are free or pinned, or (@apply
- * true) pin them. Called with r->lock held.
+ * Copy the ranges the application owns from user space, sorted, and check
+ * them against the requested region before any region is touched.
  */
-static int paste_own_range(struct paste_region *r, const struct paste_range *p,
-			   bool apply)
-{
-	u64 first = (p->offset - r->offset) >> r->slot_shift;
-	u64 last = (p->offset + p->length - 1 - r->offset) >> r->slot_shift;
-	u64 s;
-
-	for (s = first; s <= last; s++) {
-		if (!apply) {
-			if (!test_bit(s, r->free) && !test_bit(s, r->pinned))
-				return -EBUSY;
-		} else if (__test_and_clear_bit(s, r->free)) {
-			r->nr_free--;
-			__set_bit(s, r->pinned);
-			r->nr_pinned++;
-		}
-	}
-	return 0;
-}
-
-/* Mark the slots of ranges the application still owns as pinned. */
-static int paste_region_own(struct paste_region *r, u64 uptr, u32 nr)
+static struct paste_range *paste_owned_load(const struct paste_region_req *req)
 {
 	struct paste_range *ranges;
 	int err = 0;
 	u32 i;
 
-	if (!nr)
-		return 0;
-
-	ranges = kvmalloc_array(nr, sizeof(*ranges), GFP_KERNEL);
+	ranges = kvmalloc_array(req->nr_owned, sizeof(*ranges),
+				GFP_KERNEL_ACCOUNT);
 	if (!ranges)
-		return -ENOMEM;
-	if (copy_from_user(ranges, u64_to_user_ptr(uptr),
-			   array_size(nr, sizeof(*ranges)))) {
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(ranges, u64_to_user_ptr(req->owned),
+			   array_size(req->nr_owned, sizeof(*ranges)))) {
 		err = -EFAULT;
 		goto out;
 	}
 
-	sort(ranges, nr, sizeof(*ranges), paste_range_cmp, NULL);
-	for (i = 0; i < nr; i++) {
+	sort(ranges, req->nr_owned, sizeof(*ranges), paste_range_cmp, NULL);
+	for (i = 0; i < req->nr_owned; i++) {
 		const struct paste_range *p = &ranges[i];
 
-		if (!p->length || p->offset < r->offset ||
-		    p->length > r->length ||
-		    p->offset - r->offset > r->length - p->length) {
+		if (!p->length || p->offset < req->offset ||
+		    p->length > req->length ||
+		    p->offset - req->offset > req->length - p->length) {
 			err = -ERANGE;
 			goto out;
 		}
@@ -163,17 +212,77 @@ static int paste_region_own(struct paste_region *r, u64 uptr, u32 nr)
 			goto out;
 		}
 	}
+out:
+	if (err) {
+		kvfree(ranges);
+		return ERR_PTR(err);
+	}
+	return ranges;
+}
+
+/*
+ * Pin the slots the ranges touch, all or nothing: a slot held by a socket
+ * cannot be claimed. Slots that go from free to pinned are marked in
+ * @claimed, so that a failed attach can give them back.
+ */
+static int paste_region_claim(struct paste_region *r,
+			      const struct paste_range *ranges, u32 nr,
+			      unsigned long *claimed)
+{
+	u64 first, last, s;
+	u32 i;
 
 	spin_lock_bh(&r->lock);
-	/* All or nothing: a slot held by a socket cannot be claimed. */
-	for (i = 0; i < nr && !err; i++)
-		err = paste_own_range(r, &ranges[i], false);
-	for (i = 0; i < nr && !err; i++)
-		paste_own_range(r, &ranges[i], true);
+	for (i = 0; i < nr; i++) {
+		first = (ranges[i].offset - r->offset) >> r->slot_shift;
+		last = (ranges[i].offset + ranges[i].length - 1 - r->offset) >>
+		       r->slot_shift;
+		for (s = first; s <= last; s++) {
+			if (!test_bit(s, r->free) && !test_bit(s, r->pinned)) {
+				spin_unlock_bh(&r->lock);
+				return -EBUSY;
+			}
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		first = (ranges[i].offset - r->offset) >> r->slot_shift;
+		last = (ranges[i].offset + ranges[i].length - 1 - r->offset) >>
+		       r->slot_shift;
+		for (s = first; s <= last; s++) {
+			if (__test_and_clear_bit(s, r->free)) {
+				r->nr_free--;
+				__set_bit(s, r->pinned);
+				r->nr_pinned++;
+				__set_bit(s, claimed);
+			}
+		}
+	}
 	spin_unlock_bh(&r->lock);
-out:
-	kvfree(ranges);
-	return err;
+	return 0;
+}
+
+/**
+ * paste_region_unclaim - undo the owned ranges of an attach that failed
+ * @r: the region
+ * @claimed: the slots paste_region_attach() pinned, or NULL
+ *
+ * A claimed slot that is still pinned becomes free again.
+ */
+void paste_region_unclaim(struct paste_region *r, const unsigned long *claimed)
+{
+	unsigned long s;
+
+	if (!claimed)
+		return;
+	spin_lock_bh(&r->lock);
+	for_each_set_bit(s, claimed, r->nr_slots) {
+		if (__test_and_clear_bit(s, r->pinned)) {
+			r->nr_pinned--;
+			__set_bit(s, r->free);
+			r->nr_free++;
+		}
+	}
+	spin_unlock_bh(&r->lock);
 }
 
 /* The caller's mapping must be a shared, writable mapping of the range. */
@@ -211,7 +320,8 @@ static int paste_region_pin(struct paste_region *r,
 	long n;
 	int err;
 
-	r->pages = kvmalloc_array(r->nr_pages, sizeof(*r->pages), GFP_KERNEL);
+	r->pages = kvmalloc_array(r->nr_pages, sizeof(*r->pages),
+				  GFP_KERNEL_ACCOUNT);
 	if (!r->pages)
 		return -ENOMEM;
 
@@ -243,6 +353,13 @@ static int paste_req_check(const struct paste_region_req *req)
 	if (req->flags & ~PASTE_REGION_FLAGS ||
 	    req->reserved[0] || req->reserved[1])
 		return -EINVAL;
+	/* Volatile buffers cannot be made durable. */
+	if ((req->flags & PASTE_REGION_FLAGS) == PASTE_REGION_FLAGS)
+		return -EINVAL;
+	/* Without the pmem API there is no way to make stores durable. */
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API) &&
+	    (req->flags & PASTE_REGION_DURABLE))
+		return -EOPNOTSUPP;
 	if (!req->length || !PAGE_ALIGNED(req->offset) ||
 	    !PAGE_ALIGNED(req->length) || !PAGE_ALIGNED(req->addr) ||
 	    req->offset + req->length < req->offset ||
@@ -257,17 +374,23 @@ static int paste_req_check(const struct paste_region_req *req)
 	return 0;
 }
 
-/* Find the live region of @inode overlapping [offset, offset + length). */
-static struct paste_region *paste_region_find(const struct inode *inode,
-					      u64 offset, u64 length)
+/*
+ * Find the live region of @inode overlapping [offset, offset + length) and
+ * take a reference to it. A region whose last reference is gone stays on
+ * the list until its teardown work runs; it is skipped.
+ */
+static struct paste_region *paste_region_find_get(const struct inode *inode,
+						  u64 offset, u64 length)
 {
 	struct paste_region *r;
 
 	lockdep_assert_held(&paste_regions_mutex);
 	list_for_each_entry(r, &paste_regions, node) {
-		if (file_inode(r->file) != inode || !refcount_read(&r->refcnt))
+		if (file_inode(r->file) != inode ||
+		    offset >= r->offset + r->length || r->offset >= offset + length)
 			continue;
-		if (offset < r->offset + r->length && r->offset < offset + length)
+		paste_debug_attach_window();
+		if (refcount_inc_not_zero(&r->refcnt))
 			return r;
 	}
 	return NULL;
@@ -281,10 +404,11 @@ static struct paste_region *paste_region_create(struct file *file,
 	struct paste_region *r;
 	int err = -ENOMEM;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
 
+	INIT_LIST_HEAD(&r->node);
 	refcount_set(&r->refcnt, 1);
 	spin_lock_init(&r->lock);
 	INIT_WORK(&r->free_work, paste_region_free_work);
@@ -297,8 +421,8 @@ static struct paste_region *paste_region_create(struct file *file,
 	r->nr_slots = req->length >> r->slot_shift;
 	r->nr_pages = req->length >> PAGE_SHIFT;
 	r->nr_free = r->nr_slots;
-	r->free = bitmap_zalloc(r->nr_slots, GFP_KERNEL);
-	r->pinned = bitmap_zalloc(r->nr_slots, GFP_KERNEL);
+	r->free = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
+	r->pinned = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
 	if (!r->free || !r->pinned)
 		goto err_free;
 	bitmap_fill(r->free, r->nr_slots);
@@ -307,12 +431,18 @@ static struct paste_region *paste_region_create(struct file *file,
 	if (err)
 		goto err_free;
 
-	err = paste_region_pin(r, req);
+	err = paste_account_pages(r);
 	if (err)
 		goto err_unlock;
 
+	err = paste_region_pin(r, req);
+	if (err)
+		goto err_unaccount;
+
 	return r;
 
+err_unaccount:
+	paste_unaccount_pages(r);
 err_unlock:
 	inode_layout_unlock(file_inode(file));
 err_free:
@@ -325,21 +455,28 @@ err_free:
 /**
  * paste_region_attach - find or create the region a request names
  * @req: the request from setsockopt(SO_PASTE_REGION), not yet checked
+ * @claimed: set to the slots this call pinned for @req's owned ranges (a
+ *	bitmap the caller frees), or to NULL when there are none
  *
  * A request for the same file range as an existing region shares it, and
  * must ask for the same slot size and flags. The ranges the request says
- * the application owns are pinned in the region.
+ * the application owns are pinned before the region is returned, and for a
+ * new region before other sockets can find it.
  *
  * Return: the region with a reference for the caller, or an ERR_PTR().
  */
-struct paste_region *paste_region_attach(const struct paste_region_req *req)
+struct paste_region *paste_region_attach(const struct paste_region_req *req,
+					 unsigned long **claimed)
 {
+	struct paste_range *owned = NULL;
 	struct paste_region *r;
+	unsigned long *bits = NULL;
 	struct inode *inode;
 	struct file *file;
-	bool dax;
+	bool dax, created = false;
 	int err;
 
+	*claimed = NULL;
 	err = paste_req_check(req);
 	if (err)
 		return ERR_PTR(err);
@@ -357,6 +494,9 @@ struct paste_region *paste_region_attach(const struct paste_region_req *req)
 	    (FMODE_READ | FMODE_WRITE))
 		goto err_fput;
 	dax = IS_DAX(inode);
+	err = -EINVAL;
+	if (dax && (req->flags & PASTE_REGION_VOLATILE))
+		goto err_fput;
 	err = -EOPNOTSUPP;
 	if (!dax && !(shmem_file(file) &&
 		      (req->flags & PASTE_REGION_VOLATILE)))
@@ -365,40 +505,63 @@ struct paste_region *paste_region_attach(const struct paste_region_req *req)
 	if (req->offset + req->length > i_size_read(inode))
 		goto err_fput;
 
+	if (req->nr_owned) {
+		owned = paste_owned_load(req);
+		if (IS_ERR(owned)) {
+			err = PTR_ERR(owned);
+			goto err_fput;
+		}
+	}
+
 	mutex_lock(&paste_regions_mutex);
-	r = paste_region_find(inode, req->offset, req->length);
+	r = paste_region_find_get(inode, req->offset, req->length);
 	if (r) {
+		fput(file);
+		file = NULL;
 		err = -EBUSY;
 		if (r->offset != req->offset || r->length != req->length)
-			goto err_unlock;
+			goto err_put;
 		err = -EINVAL;
 		if (r->flags != req->flags ||
 		    (req->slot_size && req->slot_size != paste_slot_size(r)) ||
 		    (!req->slot_size && paste_slot_size(r) != PAGE_SIZE))
-			goto err_unlock;
-		refcount_inc(&r->refcnt);
-		fput(file);
+			goto err_put;
 	} else {
 		r = paste_region_create(file, req, dax);
 		if (IS_ERR(r)) {
 			err = PTR_ERR(r);
 			goto err_unlock;
 		}
-		list_add(&r->node, &paste_regions);
+		file = NULL;
+		created = true;
 	}
+
+	if (owned) {
+		err = -ENOMEM;
+		bits = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
+		if (!bits)
+			goto err_put;
+		err = paste_region_claim(r, owned, req->nr_owned, bits);
+		if (err)
+			goto err_put;
+	}
+	if (created)
+		list_add(&r->node, &paste_regions);
 	mutex_unlock(&paste_regions_mutex);
 
-	err = paste_region_own(r, req->owned, req->nr_owned);
-	if (err) {
-		paste_region_put(r);
-		return ERR_PTR(err);
-	}
+	kvfree(owned);
+	*claimed = bits;
 	return r;
 
+err_put:
+	paste_region_put(r);
 err_unlock:
 	mutex_unlock(&paste_regions_mutex);
+	bitmap_free(bits);
+	kvfree(owned);
 err_fput:
-	fput(file);
+	if (file)
+		fput(file);
 	return ERR_PTR(err);
 }
 

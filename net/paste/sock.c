@@ -3,6 +3,7 @@
  * PASTE socket state: attaching a region, inheritance by accepted sockets,
  * counters, and returning a socket's buffers when it goes away.
  */
+#include <linux/bitmap.h>
 #include <linux/tcp.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
@@ -40,10 +41,12 @@ void paste_sock_clone(struct sock *newsk, const struct sock *sk)
 }
 
 /**
- * paste_sock_destroy - return a dying socket's buffers to its region
- * @sk: the socket
+ * paste_sock_destroy - return a socket's buffers and drop its region
+ * @sk: the socket, being closed or destroyed
  *
- * Pinned buffers belong to the region and stay where they are.
+ * Called at close() and again at destruction, which finds nothing left:
+ * an orphaned socket that outlives its process holds no region. Pinned
+ * buffers belong to the region and stay where they are.
  */
 void paste_sock_destroy(struct sock *sk)
 {
@@ -64,10 +67,18 @@ void paste_sock_destroy(struct sock *sk)
 	paste_region_put(r);
 }
 
-static bool paste_sock_state_ok(const struct sock *sk)
+/* Called with the socket locked. */
+static int paste_sock_can_attach(const struct sock *sk)
 {
-	return (1 << sk->sk_state) &
-	       (TCPF_CLOSE | TCPF_LISTEN | TCPF_ESTABLISHED | TCPF_CLOSE_WAIT);
+	if (sk->sk_paste.region)
+		return -EBUSY;
+	/* A ULP (TLS, ...) replaces recvmsg and would ignore us. */
+	if (inet_csk(sk)->icsk_ulp_ops)
+		return -EOPNOTSUPP;
+	if (!((1 << sk->sk_state) &
+	      (TCPF_CLOSE | TCPF_LISTEN | TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
+		return -EOPNOTSUPP;
+	return 0;
 }
 
 /**
@@ -76,11 +87,16 @@ static bool paste_sock_state_ok(const struct sock *sk)
  * @optval: a struct paste_region_req
  * @optlen: its size
  *
+ * The socket is checked before and after the region is found or created,
+ * which may sleep for long without the socket lock. If the second check
+ * fails, the buffers the request claimed as owned are given back.
+ *
  * Return: 0 or a negative errno, see Documentation/networking/paste.rst.
  */
 int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 {
 	struct paste_region_req req;
+	unsigned long *claimed;
 	struct paste_region *r;
 	int err;
 
@@ -91,25 +107,27 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 	if (copy_from_sockptr(&req, optval, sizeof(req)))
 		return -EFAULT;
 
-	r = paste_region_attach(&req);
+	lock_sock(sk);
+	err = paste_sock_can_attach(sk);
+	release_sock(sk);
+	if (err)
+		return err;
+
+	r = paste_region_attach(&req, &claimed);
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 
 	lock_sock(sk);
-	if (sk->sk_paste.region) {
-		err = -EBUSY;
-	} else if (inet_csk(sk)->icsk_ulp_ops || !paste_sock_state_ok(sk)) {
-		/* A ULP (TLS, ...) replaces recvmsg and would ignore us. */
-		err = -EOPNOTSUPP;
-	} else {
+	err = paste_sock_can_attach(sk);
+	if (!err)
 		WRITE_ONCE(sk->sk_paste.region, r);
-		r = NULL;
-		err = 0;
-	}
 	release_sock(sk);
 
-	if (r)
+	if (err) {
+		paste_region_unclaim(r, claimed);
 		paste_region_put(r);
+	}
+	bitmap_free(claimed);
 	return err;
 }
 
