@@ -2,16 +2,118 @@
 /*
  * Host unit tests of libpaste's WAL: entry encoding, group commit,
  * recovery of the valid prefix, torn tails, stale epochs and checkpoints.
- * Runs on tmpfs with PASTE_MAP_ALLOW_NOSYNC: the logic, not durability.
+ * Runs on tmpfs with PASTE_MAP_ALLOW_NOSYNC; a model of the persistence
+ * domain stands in for persist.c, so that crashes can be simulated.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "libpaste.h"
 
 #define DATA_LEN	(1 << 20)
+#define LINE		64
+
+/*
+ * The persistence domain of the log file's mapping, at cache-line
+ * granularity: @media is what a crash leaves. paste_flush() takes a copy of
+ * the lines it is given, paste_fence() makes those copies durable. Any
+ * other line that differs from @media may or may not have been evicted to
+ * the media, in any order, when the power fails. The data file (the test's
+ * heap buffer) counts as durable: these tests are about the log.
+ */
+static struct {
+	char *map;		/* the modelled mapping */
+	size_t len;
+	char *media;		/* its durable contents */
+	char *wb;		/* lines written back, not yet fenced */
+	bool *pending;
+	void (*crash)(void *arg);	/* a crash point: before every fence */
+	void *arg;
+	bool busy;		/* in @crash: the model stands still */
+} pm;
+
+static void pm_attach(const struct paste_wal *w)
+{
+	struct stat st;
+
+	/* What the file holds when it is opened is durable. */
+	if (fstat(w->fd, &st))
+		abort();
+	free(pm.media);
+	free(pm.wb);
+	free(pm.pending);
+	pm.map = (char *)w->hdr;
+	pm.len = st.st_size;
+	pm.media = malloc(pm.len);
+	pm.wb = malloc(pm.len);
+	pm.pending = calloc(pm.len / LINE, sizeof(bool));
+	if (!pm.media || !pm.wb || !pm.pending)
+		abort();
+	memcpy(pm.media, pm.map, pm.len);
+}
+
+static void pm_detach(void)
+{
+	free(pm.media);
+	free(pm.wb);
+	free(pm.pending);
+	memset(&pm, 0, sizeof(pm));
+}
+
+/* Power cut: only what reached the media stays. */
+static void pm_power_cut(void)
+{
+	memcpy(pm.map, pm.media, pm.len);
+}
+
+const char *paste_flush_insn(void)
+{
+	return "model";
+}
+
+void paste_flush(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(LINE - 1);
+	uintptr_t base = (uintptr_t)pm.map;
+
+	if (pm.busy || !len)
+		return;
+	for (; a < (uintptr_t)p + len; a += LINE) {
+		if (!pm.map || a < base || a >= base + pm.len)
+			continue;
+		memcpy(pm.wb + (a - base), (void *)a, LINE);
+		pm.pending[(a - base) / LINE] = true;
+	}
+}
+
+void paste_fence(void)
+{
+	size_t i;
+
+	if (pm.busy || !pm.map)
+		return;
+	if (pm.crash) {
+		pm.busy = true;
+		pm.crash(pm.arg);
+		pm.busy = false;
+	}
+	for (i = 0; i < pm.len / LINE; i++) {
+		if (!pm.pending[i])
+			continue;
+		memcpy(pm.media + i * LINE, pm.wb + i * LINE, LINE);
+		pm.pending[i] = false;
+	}
+}
+
+void paste_persist(const void *p, size_t len)
+{
+	paste_flush(p, len);
+	paste_fence();
+}
 
 FIXTURE(wal) {
 	char dir[64];
@@ -31,10 +133,12 @@ FIXTURE_SETUP(wal)
 		self->data[i] = (char)(i * 7 + 3);
 	ASSERT_EQ(0, paste_wal_open(&self->w, self->path, 4096, self->data,
 				    DATA_LEN, PASTE_MAP_ALLOW_NOSYNC));
+	pm_attach(&self->w);
 }
 
 FIXTURE_TEARDOWN(wal)
 {
+	pm_detach();
 	paste_wal_close(&self->w);
 	unlink(self->path);
 	rmdir(self->dir);
@@ -63,6 +167,7 @@ static void reopen(struct __test_metadata *_metadata, FIXTURE_DATA(wal) *self)
 	paste_wal_close(&self->w);
 	ASSERT_EQ(0, paste_wal_open(&self->w, self->path, 0, self->data,
 				    DATA_LEN, PASTE_MAP_ALLOW_NOSYNC));
+	pm_attach(&self->w);
 }
 
 TEST_F(wal, encode_decode_roundtrip)
@@ -198,6 +303,214 @@ TEST_F(wal, full_log_is_enospc)
 	}
 	EXPECT_EQ(-ENOSPC, err);
 	EXPECT_EQ(4096, self->w.tail + self->w.nr_staged);
+}
+
+/*
+ * Crash states of a reset: at every fence, the media plus any subset of the
+ * lines that differ from it. Each must recover all the records committed
+ * before the reset (the checkpoint holds them too) or none: a prefix would
+ * replay old values over the checkpoint.
+ */
+struct crash_check {
+	const char *path;	/* where crash images are written */
+	const char *data;
+	unsigned int all;	/* records before the reset */
+	unsigned int states, bad;
+	unsigned int bad_records, bad_dirty;
+	unsigned long bad_mask;
+};
+
+static void check_crash_states(void *arg)
+{
+	struct crash_check *cc = arg;
+	unsigned int dirty[16], nd = 0, k;
+	unsigned long mask;
+	char *img = malloc(pm.len);
+	size_t i;
+
+	if (!img)
+		abort();
+	for (i = 0; i < pm.len / LINE; i++)
+		if (memcmp(pm.map + i * LINE, pm.media + i * LINE, LINE)) {
+			if (nd == 16)
+				abort();	/* keep the test small */
+			dirty[nd++] = i;
+		}
+	for (mask = 0; mask < 1UL << nd; mask++) {
+		struct collected c = { 0 };
+		struct paste_wal w;
+		int fd, ret;
+
+		memcpy(img, pm.media, pm.len);
+		for (k = 0; k < nd; k++)
+			if (mask & 1UL << k)
+				memcpy(img + dirty[k] * LINE, pm.map + dirty[k] * LINE,
+				       LINE);
+		fd = open(cc->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, img, pm.len) != (ssize_t)pm.len)
+			abort();
+		close(fd);
+		if (paste_wal_open(&w, cc->path, 0, cc->data, DATA_LEN,
+				   PASTE_MAP_ALLOW_NOSYNC))
+			abort();
+		ret = paste_wal_recover(&w, collect, &c);
+		paste_wal_close(&w);
+		cc->states++;
+		if (ret != 0 && ret != (int)cc->all && !cc->bad++) {
+			cc->bad_records = ret;
+			cc->bad_dirty = nd;
+			cc->bad_mask = mask;
+		}
+	}
+	unlink(cc->path);
+	free(img);
+}
+
+TEST_F(wal, reset_recovers_all_or_nothing_at_any_crash)
+{
+	char path[160];
+	struct crash_check cc = { .path = path, .data = self->data, .all = 40 };
+	int i;
+
+	snprintf(path, sizeof(path), "%s/crash", self->dir);
+	/* 40 one-entry records: five cache lines of entries. */
+	for (i = 0; i < 40; i++) {
+		ASSERT_EQ(0, paste_wal_add(&self->w, i * 100, 100, false));
+	}
+	ASSERT_EQ(40, paste_wal_commit(&self->w));
+	pm.crash = check_crash_states;
+	pm.arg = &cc;
+	ASSERT_EQ(0, paste_wal_reset(&self->w));
+	pm.crash = NULL;
+	check_crash_states(&cc);
+	EXPECT_EQ(0, cc.bad) TH_LOG("%u of %u crash states recovered a prefix, e.g. %u records with lines %#lx of %u evicted",
+				    cc.bad, cc.states, cc.bad_records, cc.bad_mask,
+				    cc.bad_dirty);
+	EXPECT_LE(3, cc.states);
+}
+
+/*
+ * A torn commit leaves a valid record past the recovered end. New entries
+ * that reach it must not make it part of the log: a second crash would
+ * replay the unacknowledged record over acknowledged ones.
+ */
+TEST_F(wal, stale_entries_after_the_end_are_cleared_durably)
+{
+	struct collected c = { 0 };
+
+	ASSERT_EQ(0, paste_wal_add(&self->w, 0, 100, false));
+	ASSERT_EQ(1, paste_wal_commit(&self->w));
+	/* One batch: B in three pieces, then C. */
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1000, 100, true));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1100, 100, true));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1200, 100, false));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 2000, 100, false));
+	ASSERT_EQ(4, paste_wal_commit(&self->w));
+	/* B's last piece was lost; C made it: torn, never acknowledged. */
+	self->w.entries[3] = 0;
+	reopen(_metadata, self);
+	EXPECT_EQ(1, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(1, self->w.tail);
+	EXPECT_EQ(3, self->w.dropped);
+	/* D, acknowledged, in exactly the entries B had. */
+	ASSERT_EQ(0, paste_wal_add(&self->w, 3000, 100, true));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 3100, 100, true));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 3200, 100, false));
+	ASSERT_EQ(3, paste_wal_commit(&self->w));
+	pm_power_cut();
+	reopen(_metadata, self);
+	memset(&c, 0, sizeof(c));
+	EXPECT_EQ(2, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(3, c.nlast);
+	EXPECT_EQ(3000, c.last[0].offset);
+	EXPECT_EQ(4, self->w.tail);
+	EXPECT_EQ(0, self->w.dropped);
+}
+
+/* Keep what the media holds just before fence number @at. */
+struct cut {
+	unsigned int fences, at;
+	char *image;
+};
+
+static void cut_before_fence(void *arg)
+{
+	struct cut *cut = arg;
+
+	if (++cut->fences == cut->at)
+		memcpy(cut->image, pm.media, pm.len);
+}
+
+/* A reset cut short before its zeroing is durable: recovery finishes it. */
+TEST_F(wal, interrupted_reset_is_cleared_by_recovery)
+{
+	struct cut cut = { .at = 2, .image = malloc(pm.len) };
+	struct collected c = { 0 };
+	unsigned int i;
+
+	ASSERT_NE(NULL, cut.image);
+	for (i = 0; i < 40; i++) {
+		ASSERT_EQ(0, paste_wal_add(&self->w, i * 100, 100, false));
+	}
+	ASSERT_EQ(40, paste_wal_commit(&self->w));
+	pm.crash = cut_before_fence;
+	pm.arg = &cut;
+	ASSERT_EQ(0, paste_wal_reset(&self->w));
+	pm.crash = NULL;
+	ASSERT_EQ(2, cut.fences);
+	memcpy(pm.map, cut.image, pm.len);
+	free(cut.image);
+	reopen(_metadata, self);
+	EXPECT_EQ(0, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(40, self->w.dropped);
+	/* Cleared durably. */
+	pm_power_cut();
+	for (i = 0; i < 40; i++) {
+		EXPECT_EQ(0, self->w.entries[i]);
+	}
+}
+
+/* Commit @n one-entry records in batches; the last batch is @last long. */
+static void commit_records(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(wal) *self, int n, int last)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, paste_wal_add(&self->w, i * 64 % (DATA_LEN - 64),
+					   64, false));
+		if (i + 1 == n - last || i + 1 == n ||
+		    self->w.nr_staged == PASTE_WAL_MAX_STAGED)
+			paste_wal_commit(&self->w);
+	}
+}
+
+TEST_F(wal, valid_entries_far_past_the_end_are_corruption)
+{
+	struct collected c = { 0 };
+
+	commit_records(_metadata, self, 3000, 100);
+	/* An entry in the middle is lost: not a torn commit. */
+	self->w.entries[10] = 0;
+	reopen(_metadata, self);
+	EXPECT_EQ(-EUCLEAN, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(0, c.records);
+	/* Nothing was cleared. */
+	EXPECT_NE(0, self->w.entries[2999]);
+}
+
+TEST_F(wal, torn_last_batch_is_dropped_and_counted)
+{
+	struct collected c = { 0 };
+
+	commit_records(_metadata, self, 3000, 1000);
+	/* Within the last batch of 1000: a torn commit. */
+	self->w.entries[2050] = 0;
+	reopen(_metadata, self);
+	EXPECT_EQ(2050, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(2050, self->w.tail);
+	EXPECT_EQ(949, self->w.dropped);
+	EXPECT_EQ(0, self->w.entries[2999]);
 }
 
 TEST_HARNESS_MAIN

@@ -187,6 +187,9 @@ struct paste_wal_rec {
  * @payload_durable: opened with %PASTE_WAL_PAYLOAD_DURABLE
  * @staged: records added since the last commit
  * @nr_staged: number of entries in @staged
+ * @dropped: entries paste_wal_recover() found after the last complete
+ *	record and cleared: a torn commit (never acknowledged) or a reset a
+ *	crash interrupted (its records are in the checkpoint)
  */
 struct paste_wal {
 	int fd;
@@ -202,6 +205,7 @@ struct paste_wal {
 	bool payload_durable;
 	struct paste_wal_rec staged[PASTE_WAL_MAX_STAGED];
 	uint32_t nr_staged;
+	uint32_t dropped;
 };
 
 /** paste_wal_encode() - pack a record for epoch @epoch (for tests) */
@@ -270,10 +274,18 @@ int paste_wal_commit(struct paste_wal *w);
  * @cb: called for each complete record, with its pieces
  * @arg: passed to @cb
  *
- * Sets the tail after the last complete record. Entries after it (a torn
- * commit) are ignored and will be overwritten.
+ * Sets the tail after the last complete record, and clears every entry
+ * after it, durably, counting the non-zero ones in @w->dropped (print it:
+ * they were never acknowledged, or are in the last checkpoint), so that
+ * no later recovery can join them up with new entries.
  *
- * Return: number of records, or the first non-zero value @cb returned.
+ * A torn commit leaves valid entries at most %PASTE_WAL_MAX_STAGED past
+ * that end. A valid entry further on means an entry in the middle was
+ * lost, and the acknowledged records after it with it: then nothing is
+ * replayed or cleared and the log is left as it is.
+ *
+ * Return: number of records, the first non-zero value @cb returned, or
+ * -EUCLEAN for a log lost in the middle.
  */
 int paste_wal_recover(struct paste_wal *w,
 		      int (*cb)(void *arg, const struct paste_wal_rec *pieces,
@@ -284,7 +296,9 @@ int paste_wal_recover(struct paste_wal *w,
  * paste_wal_reset() - empty the log after a checkpoint
  * @w: the log
  *
- * Moves to a new epoch, durably, so old entries no longer validate.
+ * Moves to a new epoch, durably, so old entries no longer validate; then
+ * zeroes the used entries, durably. A crash at any point recovers either
+ * all of the old records (the checkpoint holds them too) or none.
  *
  * Return: 0 or a negative errno.
  */

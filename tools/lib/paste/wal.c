@@ -20,6 +20,7 @@
 #define WAL_MAGIC	"PASTEWAL"
 #define WAL_VERSION	1
 #define WAL_HDR_SIZE	4096
+#define CACHELINE	64
 
 /*
  * A deliberately broken commit, built only as the flush-ordering checker's
@@ -240,15 +241,21 @@ int paste_wal_commit(struct paste_wal *w)
 	return n;
 }
 
-int paste_wal_recover(struct paste_wal *w,
+/*
+ * Walk the longest valid prefix of complete records, calling @cb (if set)
+ * for each. Return the number of records or @cb's first non-zero value;
+ * *@end is set to the entry after the last complete record.
+ */
+static int wal_replay(const struct paste_wal *w,
 		      int (*cb)(void *arg, const struct paste_wal_rec *pieces,
 				unsigned int n),
-		      void *arg)
+		      void *arg, uint32_t *end)
 {
 	struct paste_wal_rec pieces[PASTE_WAL_MAX_PIECES];
-	uint32_t i, end = 0, n = 0;
+	uint32_t i, n = 0;
 	int records = 0, ret;
 
+	*end = 0;
 	for (i = 0; i < w->capacity; i++) {
 		if (!paste_wal_decode(__atomic_load_n(&w->entries[i], __ATOMIC_RELAXED),
 				      w->epoch, w->data, w->data_len, &pieces[n]))
@@ -263,8 +270,61 @@ int paste_wal_recover(struct paste_wal *w,
 			return ret;
 		records++;
 		n = 0;
-		end = i + 1;
+		*end = i + 1;
 	}
+	return records;
+}
+
+int paste_wal_recover(struct paste_wal *w,
+		      int (*cb)(void *arg, const struct paste_wal_rec *pieces,
+				unsigned int n),
+		      void *arg)
+{
+	const uint32_t line = CACHELINE / sizeof(uint64_t);
+	struct paste_wal_rec rec;
+	uint32_t i, k, next, end;
+	uint64_t far;
+	bool dirty;
+	int records;
+
+	/*
+	 * A torn commit leaves valid entries at most one batch past the end
+	 * of the last complete record. One further on means an entry in the
+	 * middle of the log was lost, and acknowledged records with it: fail
+	 * before replaying or clearing anything.
+	 */
+	wal_replay(w, NULL, NULL, &end);
+	for (far = (uint64_t)end + PASTE_WAL_MAX_STAGED; far < w->capacity; far++)
+		if (paste_wal_decode(__atomic_load_n(&w->entries[far], __ATOMIC_RELAXED),
+				     w->epoch, w->data, w->data_len, &rec))
+			return -EUCLEAN;
+	records = wal_replay(w, cb, arg, &end);
+	if (records < 0)
+		return records;
+
+	/*
+	 * Clear everything after the end, durably, before anything is
+	 * appended: otherwise new entries could join up with valid entries of
+	 * a torn commit (or, after the next reset, of an earlier epoch), and a
+	 * later recovery would replay them.
+	 */
+	w->dropped = 0;
+	for (i = end; i < w->capacity; i = next) {
+		next = (i / line + 1) * line;
+		if (next > w->capacity)
+			next = w->capacity;
+		dirty = false;
+		for (k = i; k < next; k++) {
+			if (!__atomic_load_n(&w->entries[k], __ATOMIC_RELAXED))
+				continue;
+			__atomic_store_n(&w->entries[k], 0, __ATOMIC_RELAXED);
+			w->dropped++;
+			dirty = true;
+		}
+		if (dirty)
+			paste_flush(&w->entries[i], (next - i) * sizeof(uint64_t));
+	}
+	paste_fence();
 	w->tail = w->committed = end;
 	w->nr_staged = 0;
 	return records;
@@ -272,13 +332,22 @@ int paste_wal_recover(struct paste_wal *w,
 
 int paste_wal_reset(struct paste_wal *w)
 {
-	/* Zero what was used, then move to the next epoch: both durably. */
-	memset(w->entries, 0, (size_t)w->tail * sizeof(uint64_t));
-	paste_flush(w->entries, (size_t)w->tail * sizeof(uint64_t));
-	paste_fence();
+	/*
+	 * First move to the next epoch, durably: from then on no old entry
+	 * validates, whatever part of the zeroing below reaches the media
+	 * before a crash. Zeroing first would let a crash leave an old prefix
+	 * to replay over the checkpoint.
+	 */
 	w->epoch++;
 	__atomic_store_n(&w->hdr->epoch, w->epoch, __ATOMIC_RELAXED);
 	paste_persist(&w->hdr->epoch, sizeof(w->hdr->epoch));
+	/*
+	 * Then zero what was used, durably, before any entry of the new
+	 * epoch: entries of this epoch's parity must not survive to the next
+	 * but one (recovery clears them too, should a crash come first).
+	 */
+	memset(w->entries, 0, (size_t)w->tail * sizeof(uint64_t));
+	paste_persist(w->entries, (size_t)w->tail * sizeof(uint64_t));
 	w->tail = w->committed = 0;
 	w->nr_staged = 0;
 	return 0;
