@@ -89,13 +89,17 @@ TEST(statuses_for_bad_requests)
 		{ "GET /k HTTP/1.1\r\nBad Name: x\r\n\r\n", -400 },
 		{ "GET /k HTTP/1.1\r\nX: a\x01" "b\r\n\r\n", -400 },
 		{ "POST /k HTTP/1.1\r\n\r\n", -411 },
-		{ "POST /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", -411 },
+		{ "POST /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", -501 },
+		{ "POST /k HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", -501 },
+		{ "GET /k HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n", -501 },
 		{ "POST /k HTTP/1.1\r\nContent-Length: -1\r\n\r\n", -400 },
 		{ "POST /k HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", -400 },
 		{ "POST /k HTTP/1.1\r\nContent-Length:\r\n\r\n", -400 },
 		{ "POST /k HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", -400 },
 		{ "POST /k HTTP/1.1\r\nContent-Length: 16385\r\n\r\n", -413 },
 		{ "POST /k HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", -413 },
+		{ "\r\n\nGET /k HTTP/1.1\r\n\r\n", -400 },
+		{ "\nGET /k HTTP/1.1\r\n\r\n", -400 },
 	};
 	struct http_req req;
 	unsigned int i;
@@ -103,6 +107,60 @@ TEST(statuses_for_bad_requests)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		EXPECT_EQ(cases[i].status, parse(cases[i].req, &req))
 			TH_LOG("case %u", i);
+}
+
+TEST(empty_lines_before_the_request_line_are_skipped)
+{
+	const char *r = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+			"\r\nGET /a HTTP/1.1\r\n\r\n";
+	struct http_req req;
+	size_t used;
+
+	ASSERT_EQ(1, parse("\r\nGET /k HTTP/1.1\r\n\r\n", &req));
+	EXPECT_EQ(HTTP_GET, req.method);
+	EXPECT_EQ(1, req.key_len);
+	EXPECT_EQ(2 + 19, req.header_len);
+	ASSERT_EQ(1, parse("\r\n\r\n\r\nPOST /k HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+			   &req));
+	EXPECT_EQ(HTTP_POST, req.method);
+	EXPECT_EQ(6 + 39, req.header_len);
+	EXPECT_EQ(2, req.body_len);
+	/* Nothing but empty lines yet: more is needed. */
+	EXPECT_EQ(0, parse("\r\n", &req));
+	EXPECT_EQ(0, parse("\r\n\r", &req));
+	EXPECT_EQ(0, parse("\r\n\r\n", &req));
+	/* A CRLF after a body, then the next request. */
+	ASSERT_EQ(1, parse(r, &req));
+	used = req.header_len + req.body_len;
+	ASSERT_EQ(1, parse(r + used, &req));
+	EXPECT_EQ(HTTP_GET, req.method);
+	EXPECT_EQ(strlen(r), used + req.header_len);
+}
+
+TEST(empty_lines_count_towards_the_head_limit)
+{
+	char *buf = malloc(HTTP_MAX_HEADER + 64);
+	struct http_req req;
+	size_t i;
+
+	for (i = 0; i < HTTP_MAX_HEADER; i += 2)
+		memcpy(buf + i, "\r\n", 2);
+	strcpy(buf + HTTP_MAX_HEADER, "GET /k HTTP/1.1\r\n\r\n");
+	EXPECT_EQ(-431, parse(buf, &req));
+	/* Just within the limit. */
+	strcpy(buf + HTTP_MAX_HEADER - 40, "GET /k HTTP/1.1\r\n\r\n");
+	EXPECT_EQ(1, parse(buf, &req));
+	EXPECT_EQ(HTTP_MAX_HEADER - 40 + 19, req.header_len);
+	free(buf);
+}
+
+TEST(status_fields_and_reasons)
+{
+	EXPECT_STREQ("Allow: GET, POST\r\n", http_status_fields(405));
+	EXPECT_STREQ("", http_status_fields(400));
+	EXPECT_STREQ("", http_status_fields(501));
+	EXPECT_STREQ("Not Implemented", http_reason(501));
+	EXPECT_STREQ("Method Not Allowed", http_reason(405));
 }
 
 TEST(key_too_long_is_400)
@@ -209,7 +267,8 @@ TEST(random_fuzz_bounded)
 		} else if (ret < 0) {
 			errors++;
 			ASSERT_TRUE(ret == -400 || ret == -405 || ret == -411 ||
-				    ret == -413 || ret == -431 || ret == -505)
+				    ret == -413 || ret == -431 || ret == -501 ||
+				    ret == -505)
 				TH_LOG("unexpected %d", ret);
 		} else {
 			ASSERT_EQ(0, ret);

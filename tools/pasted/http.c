@@ -117,7 +117,8 @@ static int parse_header(const char *p, const char *eol, struct http_req *req,
 		req->body_len = cl;
 		*have_len = true;
 	} else if (name_len == 17 && !strncasecmp(p, "Transfer-Encoding", 17)) {
-		return -411;
+		/* No transfer coding is implemented (RFC 9112 6.1). */
+		return -501;
 	} else if (name_len == 10 && !strncasecmp(p, "Connection", 10)) {
 		if (end - v == 5 && !strncasecmp(v, "close", 5))
 			req->close = true;
@@ -130,15 +131,25 @@ static int parse_header(const char *p, const char *eol, struct http_req *req,
 int http_parse(const char *buf, size_t len, struct http_req *req)
 {
 	bool have_len = false, keep_alive = false, http10 = false;
-	size_t hlen = head_end(buf, len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
-	const char *p = buf, *end, *eol;
+	const char *p, *end, *eol;
+	size_t lead = 0, hlen;
 	int err;
 
+	/*
+	 * Empty lines before the request line are ignored (RFC 9112 2.2),
+	 * e.g. a CRLF a client sent after a body; they count as head.
+	 */
+	while (lead + 1 < len && lead < HTTP_MAX_HEADER && buf[lead] == '\r' &&
+	       buf[lead + 1] == '\n')
+		lead += 2;
+	p = buf + lead;
+	hlen = head_end(p, len - lead < HTTP_MAX_HEADER - lead ?
+			   len - lead : HTTP_MAX_HEADER - lead);
 	if (!hlen)
 		return len >= HTTP_MAX_HEADER ? -431 : 0;
 	memset(req, 0, sizeof(*req));
-	req->header_len = hlen;
-	end = buf + hlen - 2;	/* the final empty line */
+	req->header_len = lead + hlen;
+	end = p + hlen - 2;	/* the final empty line */
 
 	eol = memchr(p, '\r', end - p);
 	if (!eol || eol[1] != '\n')
@@ -161,6 +172,12 @@ int http_parse(const char *buf, size_t len, struct http_req *req)
 	return 1;
 }
 
+const char *http_status_fields(int status)
+{
+	/* A 405 lists the methods there are (RFC 9110 15.5.6). */
+	return status == 405 ? "Allow: GET, POST\r\n" : "";
+}
+
 const char *http_reason(int status)
 {
 	switch (status) {
@@ -174,6 +191,7 @@ const char *http_reason(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 501: return "Not Implemented";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}

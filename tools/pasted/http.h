@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A strict HTTP/1.1 request parser for pasted: request line, headers,
- * Content-Length bodies; no chunked encoding.
+ * Content-Length bodies; no transfer codings.
  */
 #ifndef PASTED_HTTP_H
 #define PASTED_HTTP_H
@@ -20,7 +20,8 @@ enum http_method { HTTP_GET = 1, HTTP_POST };
  * @method: %HTTP_GET or %HTTP_POST
  * @key: the key (the path without its leading '/'), in the parsed buffer
  * @key_len: its length
- * @header_len: bytes of request line and headers, final CRLF included
+ * @header_len: bytes of request line and headers, final CRLF included,
+ *	and of any empty lines before the request line
  * @body_len: Content-Length
  * @close: the client asked to close after this request (or is HTTP/1.0)
  */
@@ -39,13 +40,23 @@ struct http_req {
  * @len: how many
  * @req: filled in when the head is complete
  *
+ * Empty lines (CRLF) before the request line are skipped (RFC 9112 2.2)
+ * and count towards the head and its limit.
+ *
  * Return: 1 when the head is complete (the body may still be arriving),
  * 0 when more bytes are needed, or a negative HTTP status: -400 malformed,
- * -405 method not GET/POST, -411 POST without Content-Length (or with
- * Transfer-Encoding), -413 body too large, -431 head too large, -505 not
- * HTTP/1.x.
+ * -405 method not GET/POST, -411 POST without Content-Length, -413 body
+ * too large, -431 head too large, -501 Transfer-Encoding (none is
+ * implemented), -505 not HTTP/1.x.
  */
 int http_parse(const char *buf, size_t len, struct http_req *req);
+
+/**
+ * http_status_fields() - header fields a response of @status must carry
+ *
+ * Return: CRLF-terminated lines ("Allow: GET, POST\r\n" for 405), or "".
+ */
+const char *http_status_fields(int status);
 
 /** http_reason() - the reason phrase of @status */
 const char *http_reason(int status);

@@ -34,6 +34,7 @@ void kv_free(struct kv *kv)
 	for (i = 0; i < kv->cap; i++) {
 		free(kv->ents[i].key);
 		free(kv->ents[i].val.heap);
+		free(kv->ents[i].val.more);
 	}
 	free(kv->ents);
 	kv->ents = NULL;
@@ -79,18 +80,25 @@ int kv_put(struct kv *kv, const char *key, size_t klen, const struct kv_val *v)
 	struct kv_ent *e;
 
 	if ((kv->n + 1) * 2 > kv->cap && kv_grow(kv))
-		return -ENOMEM;
+		goto err;
 	e = kv_slot(kv->ents, kv->cap, key, klen);
 	if (!e->key) {
 		e->key = malloc(klen);
 		if (!e->key)
-			return -ENOMEM;
+			goto err;
 		memcpy(e->key, key, klen);
 		e->klen = klen;
 		kv->n++;
-	} else if (e->val.heap && e->val.heap != v->heap) {
-		free(e->val.heap);
+	} else {
+		if (e->val.heap != v->heap)
+			free(e->val.heap);
+		if (e->val.more != v->more)
+			free(e->val.more);
 	}
 	e->val = *v;
 	return 0;
+err:
+	free(v->heap);
+	free(v->more);
+	return -ENOMEM;
 }

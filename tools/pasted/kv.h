@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_MAX_PIECES	8
+#define KV_INLINE_PIECES 8	/* pieces kept in the entry; more: @more */
 
 enum kv_where {
 	KV_HEAP = 1,	/* malloc()ed copy (mode none, or after a checkpoint) */
@@ -16,24 +16,38 @@ enum kv_where {
 	KV_FILE,	/* a range of the fsync-mode log file */
 };
 
+/** struct kv_piece - @len bytes at offset @off of the data or log file */
+struct kv_piece {
+	uint64_t off;
+	uint32_t len;
+};
+
 /**
  * struct kv_val - a value
  * @where: &enum kv_where
  * @len: total length
  * @heap: the copy, for %KV_HEAP
- * @npieces: number of @pieces, for %KV_DATA (one for %KV_FILE)
- * @pieces: file offsets and lengths, in order
+ * @npieces: number of pieces, for %KV_DATA (one for %KV_FILE)
+ * @more: all the pieces when there are more than %KV_INLINE_PIECES,
+ *	malloc()ed
+ * @pieces: the pieces otherwise
+ *
+ * Use kv_pieces() to read the pieces, in order. The index owns @heap and
+ * @more once the value is put.
  */
 struct kv_val {
 	enum kv_where where;
 	uint32_t len;
 	char *heap;
 	unsigned int npieces;
-	struct {
-		uint64_t off;
-		uint32_t len;
-	} pieces[KV_MAX_PIECES];
+	struct kv_piece *more;
+	struct kv_piece pieces[KV_INLINE_PIECES];
 };
+
+static inline const struct kv_piece *kv_pieces(const struct kv_val *v)
+{
+	return v->npieces > KV_INLINE_PIECES ? v->more : v->pieces;
+}
 
 struct kv_ent {
 	char *key;
@@ -52,7 +66,10 @@ int kv_init(struct kv *kv);
 void kv_free(struct kv *kv);
 /* The value of @key, or NULL. */
 struct kv_val *kv_get(struct kv *kv, const char *key, size_t klen);
-/* Insert or replace; a replaced %KV_HEAP value is freed. 0 or -ENOMEM. */
+/*
+ * Insert or replace; what a replaced value owns is freed, and so is what
+ * @v owns if the insertion fails. 0 or -ENOMEM.
+ */
 int kv_put(struct kv *kv, const char *key, size_t klen, const struct kv_val *v);
 
 #endif /* PASTED_KV_H */

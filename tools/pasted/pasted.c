@@ -48,7 +48,13 @@ static const char *const mode_names[] = {
 };
 
 #define MAX_CONN	1024
-#define QMAX		64		/* references queued per connection */
+/*
+ * References queued per connection. A request spans at most this many, so
+ * its WAL record has at most as many entries (one per reference: a slot is
+ * at most a page), which is what recovery reads back as one record.
+ */
+#define QMAX		PASTE_WAL_MAX_PIECES
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define IN_CAP		(HTTP_MAX_HEADER + HTTP_MAX_BODY)
 #define OUT_MAX		(256 << 10)	/* stop reading above this backlog */
 #define CHUNK		(64 << 10)	/* readmmap receive chunk */
@@ -77,6 +83,8 @@ struct conn {
 	char *in;
 	size_t in_len;
 	uint64_t in_off;		/* readmmap: data-file offset of @in */
+	uint64_t chunk;			/* readmmap: the chunk this connection
+					 * owns; @in_off may be its end */
 	/* paste: queued references; @qoff bytes of q[0] are consumed */
 	struct paste_ref q[QMAX];
 	bool keep[QMAX];
@@ -88,6 +96,7 @@ struct conn {
 	/* consumed buffers with logged bytes, still held by the socket */
 	struct paste_ref *held;
 	unsigned int nheld, held_cap;
+	bool unsettled;			/* settling failed: some may be lost */
 	/* consumed buffers to release, in batches */
 	struct paste_ref rel[REL_BATCH];
 	unsigned int nrel;
@@ -132,6 +141,7 @@ struct server {
 	unsigned int ntouched;
 	struct io_uring ring;
 	bool stop;
+	int fatal;			/* why the loop stopped, if it failed */
 	struct stats st;
 };
 
@@ -163,10 +173,11 @@ static int out_reserve(struct conn *c, size_t n)
 /* Queue a response head announcing @len bytes of body. */
 static int respond_head(struct conn *c, int status, size_t len, bool close)
 {
-	char head[160];
+	char head[192];
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s\r\n",
+			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s\r\n",
 			 status, http_reason(status), len,
+			 http_status_fields(status),
 			 close ? "Connection: close\r\n" : "");
 
 	if (out_reserve(c, n + len))
@@ -229,9 +240,9 @@ static int respond_value(struct server *s, struct conn *c,
 		break;
 	case KV_DATA:
 		for (i = 0; i < v->npieces; i++) {
-			memcpy(c->out + pos, s->data.map + v->pieces[i].off,
-			       v->pieces[i].len);
-			pos += v->pieces[i].len;
+			memcpy(c->out + pos, s->data.map + kv_pieces(v)[i].off,
+			       kv_pieces(v)[i].len);
+			pos += kv_pieces(v)[i].len;
 		}
 		break;
 	case KV_FILE:
@@ -251,20 +262,26 @@ static int respond_value(struct server *s, struct conn *c,
 
 /* ------------------------------------------------------------ storage */
 
-/* Store a POST: @req is the request, @at locates its bytes. */
+/*
+ * Store a POST: @req is the request, @at locates its bytes: at most one
+ * piece per queued reference, or per WAL entry of a record at recovery.
+ */
 struct located {
 	const char *buf;		/* contiguous bytes, or NULL */
 	unsigned int n;			/* data-file pieces of the request */
-	struct { uint64_t off; uint32_t len; } p[KV_MAX_PIECES + 4];
+	struct kv_piece p[PASTE_WAL_MAX_PIECES];
 };
 
-/* Body pieces: the request's pieces minus the first @skip bytes. */
-static void body_pieces(const struct located *at, size_t skip, size_t len,
-			struct kv_val *v)
-{
-	unsigned int i;
+_Static_assert(QMAX <= ARRAY_SIZE(((struct located *)0)->p),
+	       "a request spans at most QMAX references");
 
-	v->npieces = 0;
+/* Body pieces: the request's pieces minus the first @skip bytes. */
+static int body_pieces(const struct located *at, size_t skip, size_t len,
+		       struct kv_val *v)
+{
+	struct kv_piece p[ARRAY_SIZE(at->p)];
+	unsigned int i, n = 0;
+
 	for (i = 0; i < at->n && len; i++) {
 		uint64_t off = at->p[i].off;
 		uint32_t plen = at->p[i].len;
@@ -278,17 +295,31 @@ static void body_pieces(const struct located *at, size_t skip, size_t len,
 		skip = 0;
 		if (plen > len)
 			plen = len;
-		v->pieces[v->npieces].off = off;
-		v->pieces[v->npieces++].len = plen;
+		p[n].off = off;
+		p[n++].len = plen;
 		len -= plen;
 	}
+	v->npieces = n;
+	v->more = NULL;
+	if (n > KV_INLINE_PIECES) {
+		v->more = malloc(n * sizeof(*p));
+		if (!v->more)
+			return -ENOMEM;
+	}
+	memcpy(v->more ? v->more : v->pieces, p, n * sizeof(*p));
+	return 0;
 }
 
+/* Stage the record of @at: all of it, or (-E2BIG: 413) none. */
 static int wal_stage(struct server *s, const struct located *at)
 {
-	unsigned int i;
+	unsigned int i, entries = 0;
 	int err;
 
+	for (i = 0; i < at->n; i++)
+		entries += (at->p[i].len + PASTE_WAL_MAX_LEN - 1) / PASTE_WAL_MAX_LEN;
+	if (entries > PASTE_WAL_MAX_PIECES)
+		return -E2BIG;
 	for (i = 0; i < at->n; i++) {
 		uint64_t off = at->p[i].off;
 		uint32_t left = at->p[i].len;
@@ -364,11 +395,15 @@ static int store_post(struct server *s, const struct http_req *req,
 		/* fall through */
 	case M_READMMAP:
 	case M_PASTE:
-		err = wal_stage(s, at);
+		v.where = KV_DATA;
+		err = body_pieces(at, req->header_len, req->body_len, &v);
 		if (err)
 			return err;
-		v.where = KV_DATA;
-		body_pieces(at, req->header_len, req->body_len, &v);
+		err = wal_stage(s, at);
+		if (err) {
+			free(v.more);
+			return err;
+		}
 		break;
 	}
 	return kv_put(&s->kv, req->key, req->key_len, &v);
@@ -442,9 +477,9 @@ static int snapshot_write(struct server *s)
 				break;
 			}
 			for (k = 0; k < v->npieces && v->where == KV_DATA; k++) {
-				memcpy(copy + pos, s->data.map + v->pieces[k].off,
-				       v->pieces[k].len);
-				pos += v->pieces[k].len;
+				memcpy(copy + pos, s->data.map + kv_pieces(v)[k].off,
+				       kv_pieces(v)[k].len);
+				pos += kv_pieces(v)[k].len;
 			}
 			if (v->where == KV_FILE &&
 			    pread(s->logfd, copy, v->len, v->pieces[0].off) !=
@@ -456,6 +491,8 @@ static int snapshot_write(struct server *s)
 			v->where = KV_HEAP;
 			v->heap = copy;
 			v->npieces = 0;
+			free(v->more);
+			v->more = NULL;
 		}
 		if (fwrite(hdr, sizeof(hdr), 1, f) != 1 ||
 		    fwrite(e->key, e->klen, 1, f) != 1 ||
@@ -568,7 +605,7 @@ static int checkpoint(struct server *s)
 			memset(s->chunk_kept, 0, s->data.len / CHUNK);
 			for (i = 0; i < MAX_CONN; i++)
 				if (s->conns[i] && s->conns[i]->in)
-					s->chunk_kept[s->conns[i]->in_off / CHUNK] = true;
+					s->chunk_kept[s->conns[i]->chunk / CHUNK] = true;
 		}
 		break;
 	default:
@@ -621,8 +658,13 @@ static int handle(struct server *s, struct conn *c, const struct http_req *req,
 		if (!err)
 			err = store_post(s, req, at, body);
 	}
-	if (err)
-		return respond(c, err == -ENOMEM ? 503 : 500, NULL, 0, true);
+	if (err) {
+		/* The reply says "Connection: close": so it must be. */
+		s->st.errors++;
+		c->closing = true;
+		return respond(c, err == -E2BIG ? 413 : err == -ENOMEM ? 503 : 500,
+			       NULL, 0, true);
+	}
 	return respond_created(s, c, req->close);
 }
 
@@ -640,7 +682,7 @@ static void process_buffer(struct server *s, struct conn *c)
 
 	while (!c->closing && pos < c->in_len) {
 		struct http_req req;
-		struct located at = { .buf = c->in + pos };
+		struct located at;	/* one piece: no zeroing */
 		int ret = http_parse(c->in + pos, c->in_len - pos, &req);
 
 		if (ret < 0) {
@@ -649,6 +691,7 @@ static void process_buffer(struct server *s, struct conn *c)
 		}
 		if (!ret || c->in_len - pos < req.header_len + req.body_len)
 			break;
+		at.buf = c->in + pos;
 		at.n = 1;
 		at.p[0].off = c->in_off + pos;
 		at.p[0].len = req.header_len + req.body_len;
@@ -682,7 +725,11 @@ static size_t queued(const struct conn *c)
 	return n - c->qoff;
 }
 
-/* Consume @len bytes of the queue, describing them in @at. */
+/*
+ * Consume @len bytes of the queue, describing them in @at: one piece per
+ * reference, at most QMAX. Consumed references go to @done, which must
+ * have room for QMAX more (see conn_read_epoll()).
+ */
 static void consume(struct conn *c, size_t len, bool keep, struct located *at)
 {
 	at->n = 0;
@@ -692,10 +739,8 @@ static void consume(struct conn *c, size_t len, bool keep, struct located *at)
 
 		if (n > len)
 			n = len;
-		if (at->n < KV_MAX_PIECES + 4) {
-			at->p[at->n].off = r->offset + c->qoff;
-			at->p[at->n++].len = n;
-		}
+		at->p[at->n].off = r->offset + c->qoff;
+		at->p[at->n++].len = n;
 		c->keep[0] |= keep;
 		c->qoff += n;
 		len -= n;
@@ -718,7 +763,7 @@ static void process_refs(struct server *s, struct conn *c)
 		const char *head = s->data.map + c->q[0].offset + c->qoff;
 		size_t avail = c->q[0].len - c->qoff, total = queued(c);
 		struct http_req req;
-		struct located at = { 0 };
+		struct located at;	/* consume() fills it: no zeroing */
 		int ret = http_parse(head, avail, &req);
 
 		if (ret == 0 && c->qn > 1) {
@@ -745,12 +790,9 @@ static void process_refs(struct server *s, struct conn *c)
 		if (!ret || total < req.header_len + req.body_len)
 			break;
 		/* The key points into @head, which consume() leaves alone. */
+		at.buf = NULL;
 		consume(c, req.header_len + req.body_len, req.method == HTTP_POST,
 			&at);
-		if (at.n > KV_MAX_PIECES + 3) {
-			bad_request(s, c, 413);
-			break;
-		}
 		if (handle(s, c, &req, &at, NULL))
 			c->closing = true;
 		if (req.close)
@@ -766,50 +808,64 @@ static int release_batch(struct conn *c)
 	return err < 0 ? err : 0;
 }
 
+/* paste: a consumed buffer is held (@keep: it has logged bytes) or released. */
+static int settle_one(struct server *s, struct conn *c,
+		      const struct paste_ref *ref, bool keep)
+{
+	if (keep) {
+		if (c->nheld == c->held_cap) {
+			unsigned int cap = c->held_cap ? c->held_cap * 2 : 64;
+			struct paste_ref *p = realloc(c->held, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			c->held = p;
+			c->held_cap = cap;
+		}
+		c->held[c->nheld++] = *ref;
+		s->nheld++;
+		return 0;
+	}
+	c->rel[c->nrel++] = *ref;
+	return c->nrel == REL_BATCH ? release_batch(c) : 0;
+}
+
 /*
  * paste: sort consumed buffers. Those with logged bytes stay with the
  * socket, which keeps the kernel from reusing them, until a checkpoint
  * releases them or the connection closes (@final), when they are pinned so
  * they outlive the socket. The others are released in batches. Either way
  * no SIOCPASTE is needed per request.
+ *
+ * At close, the buffers still queued are settled too: the first may hold
+ * logged bytes followed by the start of a request that never completed.
  */
 static int settle_refs(struct server *s, struct conn *c, bool final)
 {
 	unsigned int i;
 	int err = 0;
 
-	for (i = 0; i < c->ndone && !err; i++) {
-		if (c->done_keep[i]) {
-			if (c->nheld == c->held_cap) {
-				unsigned int cap = c->held_cap ? c->held_cap * 2 : 64;
-				struct paste_ref *p = realloc(c->held, cap * sizeof(*p));
-
-				if (!p)
-					return -ENOMEM;
-				c->held = p;
-				c->held_cap = cap;
-			}
-			c->held[c->nheld++] = c->done[i];
-			s->nheld++;
-		} else {
-			c->rel[c->nrel++] = c->done[i];
-			if (c->nrel == REL_BATCH)
-				err = release_batch(c);
-		}
-	}
+	for (i = 0; i < c->ndone && !err; i++)
+		err = settle_one(s, c, &c->done[i], c->done_keep[i]);
 	c->ndone = 0;
+	for (i = 0; final && i < c->qn && !err; i++)
+		err = settle_one(s, c, &c->q[i], c->keep[i]);
+	if (final)
+		c->qn = c->qoff = 0;
 	if (!err && final)
 		err = release_batch(c);
 	if (!err && final && c->nheld) {
 		err = paste_ioc(c->fd, PASTE_IOC_PIN, c->held, c->nheld);
-		if (err < 0)
-			return err;
-		for (i = 0; i < c->nheld; i++)
-			s->pinned[s->npinned++] = c->held[i].token;
-		s->nheld -= c->nheld;
-		c->nheld = 0;
-		err = 0;
+		if (err >= 0) {
+			for (i = 0; i < c->nheld; i++)
+				s->pinned[s->npinned++] = c->held[i].token;
+			s->nheld -= c->nheld;
+			c->nheld = 0;
+			err = 0;
+		}
 	}
+	if (err)
+		c->unsettled = true;
 	return err;
 }
 
@@ -850,10 +906,16 @@ static int chunk_alloc(struct server *s, uint64_t *off)
 	}
 }
 
+/*
+ * readmmap: the window must end inside the chunk the connection owns. When
+ * consumed bytes end exactly at its end, @in_off is the next chunk's first
+ * byte, which may be another connection's: compare with @chunk, never with
+ * a chunk derived from @in_off.
+ */
 static int in_room(struct server *s, struct conn *c, char **p, size_t *n)
 {
 	if (s->opt.mode == M_READMMAP &&
-	    c->in_off + c->in_len + IN_CAP > c->in_off - (c->in_off % CHUNK) + CHUNK) {
+	    c->in_off + c->in_len + IN_CAP > c->chunk + CHUNK) {
 		/* Too close to the chunk end: continue in a fresh chunk. */
 		uint64_t off;
 		int err = chunk_alloc(s, &off);
@@ -864,6 +926,7 @@ static int in_room(struct server *s, struct conn *c, char **p, size_t *n)
 		s->st.payload_copied += c->in_len;
 		c->in = s->data.map + off;
 		c->in_off = off;
+		c->chunk = off;
 	}
 	*p = c->in + c->in_len;
 	*n = IN_CAP - c->in_len;
@@ -904,6 +967,12 @@ static void conn_read_epoll(struct server *s, struct conn *c)
 	for (rounds = 0; rounds < 8 && !c->closing && c->out_len < OUT_MAX;
 	     rounds++) {
 		if (s->opt.mode == M_PASTE) {
+			/* A round consumes up to QMAX references: make room. */
+			if (c->ndone > ARRAY_SIZE(c->done) - QMAX &&
+			    settle_refs(s, c, false)) {
+				c->closing = true;
+				break;
+			}
 			if (c->qn == QMAX) {
 				bad_request(s, c, 431);
 				break;
@@ -963,6 +1032,7 @@ static struct conn *conn_new(struct server *s, int fd)
 
 		int err = chunk_alloc(s, &c->in_off);
 
+		c->chunk = c->in_off;
 		c->in = s->data.map + c->in_off;
 		if (err || in_room(s, c, &p, &n)) {
 			free(c);
@@ -983,7 +1053,25 @@ static struct conn *conn_new(struct server *s, int fd)
 
 static void conn_close(struct server *s, struct conn *c)
 {
-	settle_refs(s, c, true);
+	int err = settle_refs(s, c, true);
+
+	/*
+	 * Logged buffers that could not be pinned, or were lost track of, go
+	 * back to the kernel with the socket: put their values in a checkpoint
+	 * first. If that fails too, stop: the log still references them, and
+	 * after a restart no other connection has had the chance to reuse them.
+	 */
+	if (c->unsettled) {
+		fprintf(stderr, "pasted: settling buffers: %s; checkpointing\n",
+			err ? strerror(-err) : "failed before");
+		err = checkpoint(s);
+		if (err) {
+			fprintf(stderr, "pasted: checkpoint: %s; stopping\n",
+				strerror(-err));
+			s->fatal = err;
+			s->stop = true;
+		}
+	}
 	free(c->held);
 	s->conns[c->fd] = NULL;
 	close(c->fd);
@@ -1081,7 +1169,7 @@ static int run_epoll(struct server *s)
 			return -EIO;
 	}
 	close(ep);
-	return 0;
+	return s->fatal;
 }
 
 /* ------------------------------------------------------------ io_uring loop */
@@ -1242,7 +1330,7 @@ static int run_uring(struct server *s)
 			return -EIO;
 	}
 	io_uring_queue_exit(&s->ring);
-	return 0;
+	return s->fatal;
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -1302,7 +1390,7 @@ static int recover_record(void *arg, const struct paste_wal_rec *p,
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (len + p[i].len > sizeof(buf) || at.n == KV_MAX_PIECES + 4)
+		if (len + p[i].len > sizeof(buf) || at.n == ARRAY_SIZE(at.p))
 			return -EINVAL;
 		memcpy(buf + len, s->data.map + p[i].offset, p[i].len);
 		len += p[i].len;
@@ -1320,9 +1408,9 @@ static int recover_record(void *arg, const struct paste_wal_rec *p,
 		return -EINVAL;
 	{
 		struct kv_val v = { .where = KV_DATA, .len = req.body_len };
+		int err = body_pieces(&at, req.header_len, req.body_len, &v);
 
-		body_pieces(&at, req.header_len, req.body_len, &v);
-		return kv_put(&s->kv, req.key, req.key_len, &v);
+		return err ? err : kv_put(&s->kv, req.key, req.key_len, &v);
 	}
 }
 
@@ -1356,6 +1444,71 @@ static int fsync_log_recover(struct server *s)
 	if (off != (uint64_t)st.st_size && (ftruncate(s->logfd, off) || fsync(s->logfd)))
 		return -errno;
 	s->log_len = off;
+	return 0;
+}
+
+/*
+ * Refuse files that another mode or another --region size left: the fsync
+ * modes ignore the WAL, paste and memcpy/readmmap would read it against
+ * another data file, and a data file of another size would be created anew,
+ * empty. Either way logged values would be lost. An empty pasted.log holds
+ * nothing (its values are in the snapshot); a data file without a WAL holds
+ * nothing logged either.
+ */
+static int storage_check(const struct server *s)
+{
+	static const struct {
+		const char *name;
+		unsigned int modes;	/* modes that own the file */
+		const char *owners;
+	} files[] = {
+		{ "log", 1U << M_FSYNC | 1U << M_FDATASYNC, "fsync or fdatasync" },
+		{ "data", 1U << M_MEMCPY | 1U << M_READMMAP, "memcpy or readmmap" },
+		{ "region", 1U << M_PASTE, "paste" },
+		{ "wal", 1U << M_MEMCPY | 1U << M_READMMAP | 1U << M_PASTE,
+		  "memcpy, readmmap or paste" },
+	};
+	const char *mode = mode_names[s->opt.mode];
+	const char *own = s->opt.mode == M_PASTE ? "region" : "data";
+	struct stat st;
+	char path[512];
+	bool has_wal;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/pasted.%s", s->opt.dir, files[i].name);
+		if (stat(path, &st)) {
+			if (errno == ENOENT)
+				continue;
+			return die_errno(path, errno);
+		}
+		if ((files[i].modes & 1U << s->opt.mode) ||
+		    (!strcmp(files[i].name, "log") && !st.st_size))
+			continue;
+		fprintf(stderr, "pasted: refusing to start in mode %s: %s belongs to mode %s and its values would be lost; start in that mode, or move the pasted.* files away\n",
+			mode, path, files[i].owners);
+		return 1;
+	}
+	if (s->opt.mode < M_MEMCPY)
+		return 0;
+	snprintf(path, sizeof(path), "%s/pasted.wal", s->opt.dir);
+	has_wal = !stat(path, &st);
+	snprintf(path, sizeof(path), "%s/pasted.%s", s->opt.dir, own);
+	if (stat(path, &st)) {
+		if (errno != ENOENT)
+			return die_errno(path, errno);
+		if (!has_wal)
+			return 0;
+		fprintf(stderr, "pasted: refusing to start: %s/pasted.wal references %s, which is missing\n",
+			s->opt.dir, path);
+		return 1;
+	}
+	if (has_wal && (uint64_t)st.st_size != s->opt.region_len) {
+		fprintf(stderr, "pasted: refusing to start: %s has %" PRIu64 " bytes, --region %" PRIu64 " MiB asks for %" PRIu64 "; a new file would lose its logged values: start with the -r it was created with\n",
+			path, (uint64_t)st.st_size, s->opt.region_len >> 20,
+			s->opt.region_len);
+		return 1;
+	}
 	return 0;
 }
 
@@ -1404,6 +1557,12 @@ static int setup_storage(struct server *s, struct recover_ctx *rc)
 	if (!rc->owned)
 		return -ENOMEM;
 	records = paste_wal_recover(&s->wal, recover_record, rc);
+	if (records == -EUCLEAN)
+		fprintf(stderr, "pasted: %s: valid entries lie past a lost one: acknowledged records were lost with it; refusing to start (the log is left as it is)\n",
+			path);
+	else if (records >= 0 && s->wal.dropped)
+		fprintf(stderr, "pasted: %s: cleared %u entries after the last complete record (a torn commit, never acknowledged, or an interrupted checkpoint)\n",
+			path, s->wal.dropped);
 	/* Receive chunks start on chunk boundaries after what the log uses. */
 	s->data_tail = (s->data_tail + CHUNK - 1) / CHUNK * CHUNK;
 	return records < 0 ? records : 0;
@@ -1543,6 +1702,7 @@ int main(int argc, char **argv)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	struct recover_ctx rc = { .s = s };
+	bool *seen;
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
 				  .sin6_addr = IN6ADDR_ANY_INIT };
 	sigset_t mask;
@@ -1562,6 +1722,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+	if (storage_check(s))
+		return 1;
 	err = setup_storage(s, &rc);
 	if (err)
 		return die_errno("storage", err);
@@ -1589,18 +1751,28 @@ int main(int argc, char **argv)
 			return die_errno("region info", errno);
 		s->nr_slots = info.nr_slots;
 		s->pinned = calloc(s->nr_slots, sizeof(*s->pinned));
-		if (!s->pinned)
+		seen = calloc(s->nr_slots, sizeof(*seen));
+		if (!s->pinned || !seen)
 			return die_errno("pinned", ENOMEM);
-		/* Recovered buffers are pinned already: release at checkpoint. */
+		/*
+		 * Recovered buffers are pinned already: release at checkpoint.
+		 * The records of connections interleave in the log, so one
+		 * buffer can come up again after others: list each once, or
+		 * the list outgrows the region.
+		 */
 		for (unsigned int i = 0; i < rc.nowned; i++) {
-			uint32_t first = rc.owned[i].offset / info.slot_size;
-			uint32_t last = (rc.owned[i].offset + rc.owned[i].length - 1) /
+			uint64_t first = rc.owned[i].offset / info.slot_size;
+			uint64_t last = (rc.owned[i].offset + rc.owned[i].length - 1) /
 					info.slot_size;
 
-			for (; first <= last; first++)
-				if (!s->npinned || s->pinned[s->npinned - 1] != first)
-					s->pinned[s->npinned++] = first;
+			for (; first <= last && first < s->nr_slots; first++) {
+				if (seen[first])
+					continue;
+				seen[first] = true;
+				s->pinned[s->npinned++] = first;
+			}
 		}
+		free(seen);
 	}
 	free(rc.owned);
 	if (listen(s->lsn, 1024))

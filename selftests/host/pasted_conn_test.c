@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pasted over real connections on the host (tmpfs, --allow-nosync), in
+ * readmmap mode: connections receive straight into chunks of the log area,
+ * and no two connections may ever receive into the same chunk; and HTTP
+ * details a parser test cannot show: empty lines between requests, error
+ * replies that close the connection.
+ *
+ * The pasted binary is PASTED from the environment, else the one built next
+ * to this test (PASTED_BIN).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#ifndef PASTED_BIN
+#define PASTED_BIN "pasted"
+#endif
+
+#define REQ	1024		/* bytes of every request, head and body */
+#define CHUNK	(64 << 10)	/* pasted's readmmap receive chunk */
+#define IN_CAP	(8192 + 16384)	/* pasted's receive window */
+
+static int try_connect(int port, int timeout_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = timeout_ms % 1000 * 1000 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int conn(int port)
+{
+	return try_connect(port, 10000);
+}
+
+/*
+ * Up when it answers HTTP: a listener of the previous server (io_uring
+ * closes its files after the process exits) may still take connections.
+ */
+static bool answers(int port)
+{
+	static const char req[] = "GET /ready HTTP/1.1\r\n\r\n";
+	int fd = try_connect(port, 500);
+	char buf[16];
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == sizeof(req) - 1 &&
+	     recv(fd, buf, sizeof(buf), 0) > 0;
+	close(fd);
+	return ok;
+}
+
+/* Start pasted; retry on the next port while a port is taken. */
+static pid_t start(const char *mode, const char *loop, const char *dir,
+		   int *port)
+{
+	const char *bin = getenv("PASTED") ? getenv("PASTED") : PASTED_BIN;
+	char portstr[16], log[256];
+	int tries, i, fd;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/log", dir);
+	for (tries = 0; tries < 20; tries++, (*port)++) {
+		snprintf(portstr, sizeof(portstr), "%d", *port);
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (!pid) {
+			fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execl(bin, bin, "-m", mode, "-l", loop, "-p", portstr,
+			      "-d", dir, "-r", "8", "--allow-nosync", (char *)NULL);
+			_exit(127);
+		}
+		for (i = 0; i < 100; i++) {
+			if (waitpid(pid, NULL, WNOHANG) == pid)
+				break;
+			if (answers(*port))
+				return pid;
+			usleep(20000);
+		}
+		if (i == 100) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+	}
+	return -1;
+}
+
+static int stop(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Read one response: its status, its body into @body (up to @max bytes).
+ * @buf/@len carry bytes of pipelined responses read ahead.
+ */
+static int read_response(int fd, char *buf, size_t *len, char *body,
+			 size_t max, size_t *blen)
+{
+	size_t cl = 0, hl;
+	char *end, *p;
+	ssize_t n;
+	int status;
+
+	for (;;) {
+		buf[*len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (end)
+			break;
+		n = recv(fd, buf + *len, 4 * REQ - 1 - *len, 0);
+		if (n <= 0)
+			return -1;
+		*len += n;
+	}
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		return -1;
+	p = strcasestr(buf, "Content-Length:");
+	if (p && p < end)
+		cl = strtoul(p + 15, NULL, 10);
+	hl = end + 4 - buf;
+	if (hl + cl > 4 * REQ - 1)
+		return -1;
+	while (*len < hl + cl) {
+		n = recv(fd, buf + *len, 4 * REQ - 1 - *len, 0);
+		if (n <= 0)
+			return -1;
+		*len += n;
+	}
+	if (body) {
+		*blen = cl < max ? cl : max;
+		memcpy(body, buf + hl, *blen);
+	}
+	memmove(buf, buf + hl + cl, *len - hl - cl);
+	*len -= hl + cl;
+	return status;
+}
+
+/* A POST of exactly REQ bytes; its body is @key's letter repeated. */
+static size_t post_req(char *req, const char *key, char fill)
+{
+	int hl = snprintf(req, REQ, "POST /%s HTTP/1.1\r\nContent-Length: %4d\r\n\r\n",
+			  key, 0);
+
+	snprintf(req, REQ, "POST /%s HTTP/1.1\r\nContent-Length: %4d\r\n\r\n",
+		 key, REQ - hl);
+	memset(req + hl, fill, REQ - hl);
+	return REQ;
+}
+
+static int body_len(const char *key)
+{
+	char req[REQ];
+
+	return REQ - snprintf(req, REQ, "POST /%s HTTP/1.1\r\nContent-Length: %4d\r\n\r\n",
+			      key, 0);
+}
+
+/* POST @n requests in one write on @fd; 201 for each, or -1. */
+static int post_many(int fd, const char *prefix, int first, int n, char fill)
+{
+	char *reqs = calloc(n, REQ), buf[4 * REQ], key[32];
+	size_t len = 0;
+	int i, ret = 0;
+
+	if (!reqs)
+		return -1;
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%s%03d", prefix, first + i);
+		post_req(reqs + (size_t)i * REQ, key, fill);
+	}
+	if (send_all(fd, reqs, (size_t)n * REQ))
+		ret = -1;
+	for (i = 0; i < n && !ret; i++)
+		if (read_response(fd, buf, &len, NULL, 0, NULL) != 201)
+			ret = -1;
+	free(reqs);
+	return ret;
+}
+
+/*
+ * GET @key on @fd: 0 when it is body_len() bytes of @fill; else the status,
+ * -1 (no response), -2 (wrong length) or -3 (wrong bytes).
+ */
+static int get_is(int fd, const char *key, char fill)
+{
+	char req[256], buf[4 * REQ], body[REQ];
+	size_t len = 0, blen = 0, i;
+	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\n\r\n", key);
+
+	if (send_all(fd, req, n))
+		return -1;
+	n = read_response(fd, buf, &len, body, sizeof(body), &blen);
+	if (n != 200)
+		return n;
+	if (blen != (size_t)body_len(key))
+		return -2;
+	for (i = 0; i < blen; i++)
+		if (body[i] != fill)
+			return -3;
+	return 0;
+}
+
+FIXTURE(readmmap) {
+	char dir[64];
+	int port;
+	pid_t pid;
+};
+
+FIXTURE_VARIANT(readmmap) {
+	const char *loop;
+};
+
+FIXTURE_VARIANT_ADD(readmmap, epoll) { .loop = "epoll" };
+FIXTURE_VARIANT_ADD(readmmap, uring) { .loop = "uring" };
+
+FIXTURE_SETUP(readmmap)
+{
+	strcpy(self->dir, "/dev/shm/pasted-readmmap-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->port = 20000 + getpid() % 20000;
+	self->pid = start("readmmap", variant->loop, self->dir, &self->port);
+	ASSERT_LT(0, self->pid);
+}
+
+FIXTURE_TEARDOWN(readmmap)
+{
+	char cmd[128];
+
+	if (self->pid > 0)
+		stop(self->pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+}
+
+/*
+ * Connection A consumes exactly up to the end of its chunk: 40 requests of
+ * 1 KiB, one at a time, then 24 in one write, which fill the receive window
+ * to the chunk's last byte. A's next receive must go to a chunk of its own,
+ * not the one chunk_alloc() hands to connection B.
+ */
+TEST_F(readmmap, chunk_boundary_is_not_shared)
+{
+	int a, b, i;
+	char key[32];
+
+	ASSERT_EQ(0, CHUNK - IN_CAP - 40 * REQ);
+	a = conn(self->port);
+	ASSERT_LE(0, a);
+	for (i = 0; i < 40; i++) {
+		ASSERT_EQ(0, post_many(a, "a", i, 1, 'a'));
+	}
+	ASSERT_EQ(0, post_many(a, "a", 40, 24, 'a'));
+	b = conn(self->port);
+	ASSERT_LE(0, b);
+	/* Both receive into whatever chunk they own now. */
+	ASSERT_EQ(0, post_many(b, "b", 0, 1, 'B'));
+	ASSERT_EQ(0, post_many(a, "x", 0, 1, 'X'));
+	ASSERT_EQ(0, post_many(b, "b", 1, 1, 'C'));
+	EXPECT_EQ(0, get_is(a, "b000", 'B'));
+	EXPECT_EQ(0, get_is(a, "x000", 'X'));
+	EXPECT_EQ(0, get_is(b, "b001", 'C'));
+	for (i = 0; i < 64; i++) {
+		snprintf(key, sizeof(key), "a%03d", i);
+		EXPECT_EQ(0, get_is(b, key, 'a')) TH_LOG("GET %s", key);
+	}
+	close(a);
+	close(b);
+
+	/* And so after recovery. */
+	ASSERT_EQ(0, stop(self->pid));
+	self->pid = start("readmmap", variant->loop, self->dir, &self->port);
+	ASSERT_LT(0, self->pid);
+	a = conn(self->port);
+	ASSERT_LE(0, a);
+	EXPECT_EQ(0, get_is(a, "b000", 'B'));
+	EXPECT_EQ(0, get_is(a, "x000", 'X'));
+	EXPECT_EQ(0, get_is(a, "b001", 'C'));
+	close(a);
+}
+
+/* Send @req, read until the server closes: 0, or -1 if it did not. */
+static int until_closed(int fd, const char *req, char *buf, size_t max)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (send_all(fd, req, strlen(req)))
+		return -1;
+	while ((n = recv(fd, buf + len, max - 1 - len, 0)) > 0)
+		len += n;
+	buf[len] = '\0';
+	return n == 0 ? 0 : -1;
+}
+
+/* An empty line before a request line is ignored (RFC 9112 2.2). */
+TEST_F(readmmap, empty_lines_before_a_request_are_ignored)
+{
+	static const char reqs[] = "POST /crlf HTTP/1.1\r\nContent-Length: 3\r\n\r\n"
+				   "abc\r\nGET /crlf HTTP/1.1\r\n\r\n";
+	static const char get[] = "\r\n\r\nGET /crlf HTTP/1.1\r\n\r\n";
+	char buf[4 * REQ], body[16];
+	size_t len = 0, blen = 0;
+	int fd = conn(self->port);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_all(fd, reqs, sizeof(reqs) - 1));
+	EXPECT_EQ(201, read_response(fd, buf, &len, NULL, 0, NULL));
+	EXPECT_EQ(200, read_response(fd, buf, &len, body, sizeof(body), &blen));
+	EXPECT_EQ(3, blen);
+	EXPECT_EQ(0, memcmp(body, "abc", 3));
+	ASSERT_EQ(0, send_all(fd, get, sizeof(get) - 1));
+	EXPECT_EQ(200, read_response(fd, buf, &len, body, sizeof(body), &blen));
+	close(fd);
+}
+
+/*
+ * Error replies say "Connection: close" and the server closes; a 405 lists
+ * the methods (RFC 9110 15.5.6); no transfer coding is implemented: 501
+ * (RFC 9112 6.1).
+ */
+TEST_F(readmmap, error_replies_close_and_say_why)
+{
+	static const struct { const char *req, *status, *field; } cases[] = {
+		{ "PUT /k HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+		  "HTTP/1.1 405 ", "\r\nAllow: GET, POST\r\n" },
+		{ "POST /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "1\r\nx\r\n0\r\n\r\n", "HTTP/1.1 501 ", "\r\nConnection: close\r\n" },
+		{ "GET /k HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+		  "HTTP/1.1 501 ", "\r\nConnection: close\r\n" },
+		{ "GET /k HTTP/9.9\r\n\r\n", "HTTP/1.1 505 ",
+		  "\r\nConnection: close\r\n" },
+	};
+	char buf[4 * REQ];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = conn(self->port);
+
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, until_closed(fd, cases[i].req, buf, sizeof(buf)))
+			TH_LOG("case %u: not closed", i);
+		EXPECT_EQ(0, strncmp(buf, cases[i].status, strlen(cases[i].status)))
+			TH_LOG("case %u: %.40s", i, buf);
+		EXPECT_NE(NULL, strstr(buf, cases[i].field))
+			TH_LOG("case %u: no %s", i, cases[i].field + 2);
+		close(fd);
+	}
+}
+
+TEST_HARNESS_MAIN
