@@ -220,6 +220,14 @@ out:
 	return ranges;
 }
 
+/* The first and last slot that @p touches. */
+static void paste_range_slots(const struct paste_region *r,
+			      const struct paste_range *p, u64 *first, u64 *last)
+{
+	*first = (p->offset - r->offset) >> r->slot_shift;
+	*last = (p->offset + p->length - 1 - r->offset) >> r->slot_shift;
+}
+
 /*
  * Pin the slots the ranges touch, all or nothing: a slot held by a socket
  * cannot be claimed. Slots that go from free to pinned are marked in
@@ -234,9 +242,7 @@ static int paste_region_claim(struct paste_region *r,
 
 	spin_lock_bh(&r->lock);
 	for (i = 0; i < nr; i++) {
-		first = (ranges[i].offset - r->offset) >> r->slot_shift;
-		last = (ranges[i].offset + ranges[i].length - 1 - r->offset) >>
-		       r->slot_shift;
+		paste_range_slots(r, &ranges[i], &first, &last);
 		for (s = first; s <= last; s++) {
 			if (!test_bit(s, r->free) && !test_bit(s, r->pinned)) {
 				spin_unlock_bh(&r->lock);
@@ -245,9 +251,7 @@ static int paste_region_claim(struct paste_region *r,
 		}
 	}
 	for (i = 0; i < nr; i++) {
-		first = (ranges[i].offset - r->offset) >> r->slot_shift;
-		last = (ranges[i].offset + ranges[i].length - 1 - r->offset) >>
-		       r->slot_shift;
+		paste_range_slots(r, &ranges[i], &first, &last);
 		for (s = first; s <= last; s++) {
 			if (__test_and_clear_bit(s, r->free)) {
 				r->nr_free--;

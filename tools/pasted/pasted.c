@@ -523,7 +523,7 @@ static int token_cmp(const void *a, const void *b)
 
 /*
  * Release every pinned buffer through the listener, which shares the region,
- * in SIOCPASTE batches. Recovery may list a token twice: release it once.
+ * in sorted SIOCPASTE batches; a token listed twice is released once.
  */
 static int release_pinned(struct server *s)
 {
