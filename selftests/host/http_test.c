@@ -163,7 +163,7 @@ TEST(status_fields_and_reasons)
 	EXPECT_STREQ("Method Not Allowed", http_reason(405));
 }
 
-TEST(key_too_long_is_400)
+TEST(key_too_long_is_414)
 {
 	char buf[512];
 	struct http_req req;
@@ -173,7 +173,45 @@ TEST(key_too_long_is_400)
 	strcpy(buf + 5 + HTTP_MAX_KEY, " HTTP/1.1\r\n\r\n");
 	EXPECT_EQ(1, parse(buf, &req));
 	strcpy(buf + 5 + HTTP_MAX_KEY + 1 - 1, "a HTTP/1.1\r\n\r\n");
-	EXPECT_EQ(-400, parse(buf, &req));
+	EXPECT_EQ(-414, parse(buf, &req));
+	EXPECT_STREQ("URI Too Long", http_reason(414));
+}
+
+/* A line that ends in LF alone is refused at once, not waited on. */
+TEST(bare_lf_is_400)
+{
+	struct http_req req;
+
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\n\n", &req));
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\nHost: x\n\r\n", &req));
+	EXPECT_EQ(-400, parse("\nGET /k HTTP/1.1\r\n\r\n", &req));
+	/* Even before the head is complete. */
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\n", &req));
+	/* A body may hold anything. */
+	EXPECT_EQ(1, parse("POST /k HTTP/1.1\r\nContent-Length: 2\r\n\r\n\n\n", &req));
+}
+
+TEST(del_in_a_field_value_is_400)
+{
+	struct http_req req;
+
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\nX-A: a\x7f" "b\r\n\r\n", &req));
+	EXPECT_EQ(1, parse("GET /k HTTP/1.1\r\nX-A: a~b\r\n\r\n", &req));
+}
+
+/* Connection carries a list of options (RFC 9110 7.6.1). */
+TEST(connection_is_a_list)
+{
+	struct http_req req;
+
+	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nConnection: close, TE\r\n\r\n", &req));
+	EXPECT_TRUE(req.close);
+	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nConnection: TE,Close\r\n\r\n", &req));
+	EXPECT_TRUE(req.close);
+	ASSERT_EQ(1, parse("GET /k HTTP/1.0\r\nConnection: Upgrade , keep-alive\r\n\r\n", &req));
+	EXPECT_FALSE(req.close);
+	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nConnection: closed\r\n\r\n", &req));
+	EXPECT_FALSE(req.close);
 }
 
 TEST(head_too_large_is_431)

@@ -21,15 +21,23 @@ static bool is_keychar(unsigned char c)
 	       c == '~';
 }
 
-/* Find "\r\n\r\n" in the first @len bytes; return the head length or 0. */
-static size_t head_end(const char *buf, size_t len)
+/*
+ * Find the end of the head (CRLF CRLF) in the first @len bytes: its length,
+ * 0 when it is not there yet, or -1 at a bare LF, a line end without CR
+ * that this strict parser refuses rather than guess at (RFC 9112 2.2).
+ */
+static long head_end(const char *buf, size_t len)
 {
 	size_t i;
 
-	for (i = 3; i < len; i++)
-		if (buf[i] == '\n' && buf[i - 1] == '\r' &&
-		    buf[i - 2] == '\n' && buf[i - 3] == '\r')
+	for (i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (!i || buf[i - 1] != '\r')
+			return -1;
+		if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r')
 			return i + 1;
+	}
 	return 0;
 }
 
@@ -63,8 +71,10 @@ static int parse_request_line(const char *p, const char *eol,
 		return -405;
 
 	t = sp1 + 1;
-	if (*t != '/' || sp2 - t < 2 || sp2 - t - 1 > HTTP_MAX_KEY)
+	if (*t != '/' || sp2 - t < 2)
 		return -400;
+	if (sp2 - t - 1 > HTTP_MAX_KEY)
+		return -414;
 	req->key = t + 1;
 	req->key_len = sp2 - t - 1;
 	for (t = req->key; t < sp2; t++)
@@ -82,6 +92,23 @@ static void trim(const char **v, const char **end)
 		(*end)--;
 }
 
+/* The options of a Connection field, a comma-separated list. */
+static void connection_options(const char *v, const char *end,
+			       struct http_req *req, bool *keep_alive)
+{
+	while (v < end) {
+		const char *comma = memchr(v, ',', end - v);
+		const char *t = v, *e = comma ? comma : end;
+
+		trim(&t, &e);
+		if (e - t == 5 && !strncasecmp(t, "close", 5))
+			req->close = true;
+		else if (e - t == 10 && !strncasecmp(t, "keep-alive", 10))
+			*keep_alive = true;
+		v = comma ? comma + 1 : end;
+	}
+}
+
 static int parse_header(const char *p, const char *eol, struct http_req *req,
 			bool *have_len, bool *keep_alive)
 {
@@ -97,7 +124,7 @@ static int parse_header(const char *p, const char *eol, struct http_req *req,
 	v = colon + 1;
 	trim(&v, &end);
 	for (n = v; n < end; n++)
-		if ((unsigned char)*n < 0x20 && *n != '\t')
+		if (((unsigned char)*n < 0x20 && *n != '\t') || *n == 0x7f)
 			return -400;
 
 	if (name_len == 14 && !strncasecmp(p, "Content-Length", 14)) {
@@ -120,10 +147,7 @@ static int parse_header(const char *p, const char *eol, struct http_req *req,
 		/* No transfer coding is implemented (RFC 9112 6.1). */
 		return -501;
 	} else if (name_len == 10 && !strncasecmp(p, "Connection", 10)) {
-		if (end - v == 5 && !strncasecmp(v, "close", 5))
-			req->close = true;
-		else if (end - v == 10 && !strncasecmp(v, "keep-alive", 10))
-			*keep_alive = true;
+		connection_options(v, end, req, keep_alive);
 	}
 	return 0;
 }
@@ -132,7 +156,8 @@ int http_parse(const char *buf, size_t len, struct http_req *req)
 {
 	bool have_len = false, keep_alive = false, http10 = false;
 	const char *p, *end, *eol;
-	size_t lead = 0, hlen;
+	size_t lead = 0;
+	long hlen;
 	int err;
 
 	/*
@@ -145,6 +170,8 @@ int http_parse(const char *buf, size_t len, struct http_req *req)
 	p = buf + lead;
 	hlen = head_end(p, len - lead < HTTP_MAX_HEADER - lead ?
 			   len - lead : HTTP_MAX_HEADER - lead);
+	if (hlen < 0)
+		return -400;
 	if (!hlen)
 		return len >= HTTP_MAX_HEADER ? -431 : 0;
 	memset(req, 0, sizeof(*req));
@@ -188,6 +215,7 @@ const char *http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";

@@ -44,10 +44,12 @@ struct http_req {
  * and count towards the head and its limit.
  *
  * Return: 1 when the head is complete (the body may still be arriving),
- * 0 when more bytes are needed, or a negative HTTP status: -400 malformed,
- * -405 method not GET/POST, -411 POST without Content-Length, -413 body
- * too large, -431 head too large, -501 Transfer-Encoding (none is
- * implemented), -505 not HTTP/1.x.
+ * 0 when more bytes are needed, or a negative HTTP status: -400 malformed
+ * (a bare LF line end, a control character or DEL in a field value among
+ * others), -405 method not GET/POST, -411 POST without Content-Length,
+ * -413 body too large, -414 key longer than %HTTP_MAX_KEY, -431 head too
+ * large, -501 Transfer-Encoding (none is implemented), -505 not HTTP/1.x.
+ * Connection is read as a list of options ("close, TE").
  */
 int http_parse(const char *buf, size_t len, struct http_req *req);
 
