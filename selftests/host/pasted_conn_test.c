@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,10 +75,14 @@ static bool answers(int port)
 	return ok;
 }
 
-/* Start pasted; retry on the next port while a port is taken. */
-static pid_t start(const char *mode, const char *loop, const char *dir,
-		   int *port)
+/*
+ * Start pasted; retry on the next port while a port is taken. A non-zero
+ * @nofile_cur/@nofile_max sets its RLIMIT_NOFILE.
+ */
+static pid_t start_limited(const char *mode, const char *loop, const char *dir,
+			   int *port, rlim_t nofile_cur, rlim_t nofile_max)
 {
+	struct rlimit rl = { nofile_cur, nofile_max };
 	const char *bin = getenv("PASTED") ? getenv("PASTED") : PASTED_BIN;
 	char portstr[16], log[256];
 	int tries, i, fd;
@@ -93,6 +98,9 @@ static pid_t start(const char *mode, const char *loop, const char *dir,
 			fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 			dup2(fd, 1);
 			dup2(fd, 2);
+			close(fd);
+			if (nofile_max && setrlimit(RLIMIT_NOFILE, &rl))
+				_exit(126);
 			execl(bin, bin, "-m", mode, "-l", loop, "-p", portstr,
 			      "-d", dir, "-r", "8", "--allow-nosync", (char *)NULL);
 			_exit(127);
@@ -111,6 +119,12 @@ static pid_t start(const char *mode, const char *loop, const char *dir,
 		}
 	}
 	return -1;
+}
+
+static pid_t start(const char *mode, const char *loop, const char *dir,
+		   int *port)
+{
+	return start_limited(mode, loop, dir, port, 0, 0);
 }
 
 static int stop(pid_t pid)
@@ -379,6 +393,133 @@ TEST_F(readmmap, error_replies_close_and_say_why)
 			TH_LOG("case %u: no %s", i, cases[i].field + 2);
 		close(fd);
 	}
+}
+
+/* CPU time pasted (@pid) has used, in clock ticks, or -1. */
+static long cpu_ticks(pid_t pid)
+{
+	unsigned long ut, st;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
+
+/* 404 for an unknown key: the connection is served. */
+static int served(int fd)
+{
+	static const char req[] = "GET /none HTTP/1.1\r\n\r\n";
+	char buf[256];
+	ssize_t n;
+
+	if (send_all(fd, req, sizeof(req) - 1))
+		return -1;
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strncmp(buf, "HTTP/1.1 404", 12) ? -1 : 0;
+}
+
+FIXTURE(limits) {
+	char dir[64];
+	int port;
+	pid_t pid;
+};
+
+FIXTURE_VARIANT(limits) {
+	const char *loop;
+};
+
+FIXTURE_VARIANT_ADD(limits, epoll) { .loop = "epoll" };
+FIXTURE_VARIANT_ADD(limits, uring) { .loop = "uring" };
+
+FIXTURE_SETUP(limits)
+{
+	struct rlimit rl = { 4096, 4096 };
+
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	strcpy(self->dir, "/dev/shm/pasted-limits-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->port = 20000 + (getpid() + 7000) % 20000;
+	self->pid = 0;
+}
+
+FIXTURE_TEARDOWN(limits)
+{
+	char cmd[128];
+
+	if (self->pid > 0)
+		stop(self->pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+}
+
+/*
+ * Out of descriptors, pasted must stop accepting, not wake up for the same
+ * EMFILE forever; once connections close it accepts the waiting ones.
+ */
+TEST_F(limits, out_of_descriptors_neither_spins_nor_stalls)
+{
+	int fds[48], i;
+	long t0, t1;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  32, 32);
+	ASSERT_LT(0, self->pid);
+	/* More than pasted can accept: the rest wait in the backlog. */
+	for (i = 0; i < 48; i++) {
+		fds[i] = conn(self->port);
+		ASSERT_LE(0, fds[i]);
+	}
+	ASSERT_EQ(0, served(fds[0]));
+	usleep(200000);
+	t0 = cpu_ticks(self->pid);
+	sleep(2);
+	t1 = cpu_ticks(self->pid);
+	ASSERT_LE(0, t0);
+	/* A spinning loop burns about 2 s = 200 ticks; idle is about 0. */
+	EXPECT_GT(50, t1 - t0) TH_LOG("pasted used %ld ticks in 2 s idle", t1 - t0);
+	/* Free more descriptors than the 16 still open will need. */
+	for (i = 0; i < 32; i++)
+		close(fds[i]);
+	/* The last ones were waiting to be accepted. */
+	for (i = 32; i < 48; i++)
+		EXPECT_EQ(0, served(fds[i])) TH_LOG("connection %d not served", i);
+	for (i = 32; i < 48; i++)
+		close(fds[i]);
+}
+
+/* Descriptors past 1024 are connections like any other. */
+TEST_F(limits, connections_past_1024_descriptors_are_served)
+{
+	static int fds[1100];
+	int i, bad = 0;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  1024, 2048);
+	ASSERT_LT(0, self->pid);
+	for (i = 0; i < 1100; i++) {
+		fds[i] = conn(self->port);
+		ASSERT_LE(0, fds[i]);
+	}
+	for (i = 0; i < 1100; i++)
+		bad += served(fds[i]) != 0;
+	EXPECT_EQ(0, bad);
+	for (i = 0; i < 1100; i++)
+		close(fds[i]);
 }
 
 TEST_HARNESS_MAIN

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,7 +48,7 @@ static const char *const mode_names[] = {
 	"none", "fsync", "fdatasync", "memcpy", "readmmap", "paste",
 };
 
-#define MAX_CONN	1024
+#define MAX_CONN	65536		/* descriptors pasted asks for at most */
 /*
  * References queued per connection. A request spans at most this many, so
  * its WAL record has at most as many entries (one per reference: a slot is
@@ -136,8 +137,11 @@ struct server {
 	size_t nheld;			/* paste: logged tokens sockets hold */
 	uint32_t nr_slots;
 	struct kv kv;
-	struct conn *conns[MAX_CONN];
-	struct conn *touched[MAX_CONN];
+	struct conn **conns;		/* by descriptor, @max_conn of them */
+	struct conn **touched;
+	unsigned int max_conn;
+	int ep;				/* epoll loop */
+	bool accept_paused;		/* out of descriptors */
 	unsigned int ntouched;
 	struct io_uring ring;
 	bool stop;
@@ -579,7 +583,7 @@ static int checkpoint(struct server *s)
 		 * this round are not settled yet and keep their mark: a record
 		 * staged after this checkpoint may reference them.
 		 */
-		for (i = 0; i < MAX_CONN; i++) {
+		for (i = 0; i < s->max_conn; i++) {
 			struct conn *c = s->conns[i];
 
 			if (!c || !c->nheld)
@@ -603,7 +607,7 @@ static int checkpoint(struct server *s)
 		s->data_tail = 0;
 		if (s->chunk_kept) {
 			memset(s->chunk_kept, 0, s->data.len / CHUNK);
-			for (i = 0; i < MAX_CONN; i++)
+			for (i = 0; i < s->max_conn; i++)
 				if (s->conns[i] && s->conns[i]->in)
 					s->chunk_kept[s->conns[i]->chunk / CHUNK] = true;
 		}
@@ -1015,7 +1019,7 @@ static struct conn *conn_new(struct server *s, int fd)
 	struct conn *c;
 	int one = 1;
 
-	if (fd >= MAX_CONN) {
+	if ((unsigned int)fd >= s->max_conn) {
 		close(fd);
 		return NULL;
 	}
@@ -1051,6 +1055,37 @@ static struct conn *conn_new(struct server *s, int fd)
 	return c;
 }
 
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL };
+
+static void uring_arm(struct server *s, int op, int fd, void *buf, size_t len);
+
+/*
+ * Out of descriptors (or memory) for another connection: stop accepting
+ * until one closes, instead of waking up for the same failure forever.
+ */
+static bool accept_pause(struct server *s, int err)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;
+	s->accept_paused = true;
+	if (!s->opt.uring)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lsn, NULL);
+	return true;
+}
+
+static void accept_resume(struct server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->lsn };
+
+	if (!s->accept_paused || s->stop)
+		return;
+	s->accept_paused = false;
+	if (s->opt.uring)
+		uring_arm(s, OP_ACCEPT, s->lsn, NULL, 0);
+	else
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lsn, &ev);
+}
+
 static void conn_close(struct server *s, struct conn *c)
 {
 	int err = settle_refs(s, c, true);
@@ -1079,6 +1114,7 @@ static void conn_close(struct server *s, struct conn *c)
 		free(c->in);
 	free(c->out);
 	free(c);
+	accept_resume(s);
 }
 
 /* Send what is queued; 0 when all is sent. */
@@ -1106,6 +1142,7 @@ static int run_epoll(struct server *s)
 
 	if (ep < 0)
 		return -errno;
+	s->ep = ep;
 	ev.data.fd = s->lsn;
 	epoll_ctl(ep, EPOLL_CTL_ADD, s->lsn, &ev);
 	ev.data.fd = s->sigfd;
@@ -1133,6 +1170,7 @@ static int run_epoll(struct server *s)
 					ev.data.fd = cfd;
 					epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
 				}
+				accept_pause(s, errno);
 			} else if ((c = s->conns[fd])) {
 				conn_read_epoll(s, c);
 			}
@@ -1174,7 +1212,6 @@ static int run_epoll(struct server *s)
 
 /* ------------------------------------------------------------ io_uring loop */
 
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL };
 #define TAG(op, fd)	(((uint64_t)(op) << 32) | (uint32_t)(fd))
 
 static void uring_arm_recv(struct server *s, struct conn *c)
@@ -1226,7 +1263,7 @@ static void uring_complete(struct server *s, uint64_t tag, int res,
 			   struct signalfd_siginfo *si)
 {
 	int op = tag >> 32, fd = (int)(uint32_t)tag;
-	struct conn *c = fd >= 0 && fd < MAX_CONN ? s->conns[fd] : NULL;
+	struct conn *c = fd >= 0 && (unsigned int)fd < s->max_conn ? s->conns[fd] : NULL;
 	struct paste_ref refs[QMAX];
 	unsigned int n = 0;
 	struct cmsghdr *cm;
@@ -1238,7 +1275,8 @@ static void uring_complete(struct server *s, uint64_t tag, int res,
 	case OP_ACCEPT:
 		if (res >= 0 && (c = conn_new(s, res)))
 			touch(s, c);
-		uring_arm(s, OP_ACCEPT, s->lsn, NULL, 0);
+		if (res >= 0 || !accept_pause(s, -res))
+			uring_arm(s, OP_ACCEPT, s->lsn, NULL, 0);
 		break;
 	case OP_RECV:
 		if (!c)
@@ -1445,6 +1483,28 @@ static int fsync_log_recover(struct server *s)
 		return -errno;
 	s->log_len = off;
 	return 0;
+}
+
+/*
+ * One table entry per possible descriptor: raise the soft RLIMIT_NOFILE to
+ * the hard one (at most MAX_CONN), so that every connection the kernel lets
+ * us accept has a place.
+ */
+static int conns_alloc(struct server *s)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur < MAX_CONN && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < MAX_CONN ? rl.rlim_max : MAX_CONN;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			return -errno;
+	}
+	s->max_conn = rl.rlim_cur < MAX_CONN ? rl.rlim_cur : MAX_CONN;
+	s->conns = calloc(s->max_conn, sizeof(*s->conns));
+	s->touched = calloc(s->max_conn, sizeof(*s->touched));
+	return s->conns && s->touched ? 0 : -ENOMEM;
 }
 
 /*
@@ -1724,6 +1784,9 @@ int main(int argc, char **argv)
 
 	if (storage_check(s))
 		return 1;
+	err = conns_alloc(s);
+	if (err)
+		return die_errno("connection table", err);
 	err = setup_storage(s, &rc);
 	if (err)
 		return die_errno("storage", err);
@@ -1803,9 +1866,11 @@ int main(int argc, char **argv)
 		       s->st.requests, s->st.posts, s->st.gets, s->st.errors,
 		       s->st.commits, s->st.checkpoints, s->st.payload_copied,
 		       s->st.header_copied, s->st.recv_copied, s->st.write_copied);
-	for (int fd = 0; fd < MAX_CONN; fd++)
+	for (unsigned int fd = 0; fd < s->max_conn; fd++)
 		if (s->conns[fd])
 			conn_close(s, s->conns[fd]);
+	free(s->conns);
+	free(s->touched);
 	if (s->has_wal)
 		paste_wal_close(&s->wal);
 	if (s->data.map)
