@@ -77,12 +77,16 @@ static bool answers(int port)
 
 /*
  * Start pasted; retry on the next port while a port is taken. A non-zero
- * @nofile_cur/@nofile_max sets its RLIMIT_NOFILE.
+ * @nofile_cur/@nofile_max sets its RLIMIT_NOFILE; @extra (NULL-terminated,
+ * or NULL) are more options.
  */
 static pid_t start_limited(const char *mode, const char *loop, const char *dir,
-			   int *port, rlim_t nofile_cur, rlim_t nofile_max)
+			   int *port, rlim_t nofile_cur, rlim_t nofile_max,
+			   const char *const *extra)
 {
 	struct rlimit rl = { nofile_cur, nofile_max };
+	const char *argv[32];
+	int argc;
 	const char *bin = getenv("PASTED") ? getenv("PASTED") : PASTED_BIN;
 	char portstr[16], log[256];
 	int tries, i, fd;
@@ -101,8 +105,18 @@ static pid_t start_limited(const char *mode, const char *loop, const char *dir,
 			close(fd);
 			if (nofile_max && setrlimit(RLIMIT_NOFILE, &rl))
 				_exit(126);
-			execl(bin, bin, "-m", mode, "-l", loop, "-p", portstr,
-			      "-d", dir, "-r", "8", "--allow-nosync", (char *)NULL);
+			{
+				const char *base[] = { bin, "-m", mode, "-l", loop,
+						       "-p", portstr, "-d", dir,
+						       "-r", "8", "--allow-nosync" };
+
+				for (argc = 0; argc < 12; argc++)
+					argv[argc] = base[argc];
+				while (extra && *extra && argc < 31)
+					argv[argc++] = *extra++;
+				argv[argc] = NULL;
+			}
+			execv(bin, (char *const *)argv);
 			_exit(127);
 		}
 		for (i = 0; i < 100; i++) {
@@ -124,7 +138,7 @@ static pid_t start_limited(const char *mode, const char *loop, const char *dir,
 static pid_t start(const char *mode, const char *loop, const char *dir,
 		   int *port)
 {
-	return start_limited(mode, loop, dir, port, 0, 0);
+	return start_limited(mode, loop, dir, port, 0, 0, NULL);
 }
 
 static int stop(pid_t pid)
@@ -477,7 +491,7 @@ TEST_F(limits, out_of_descriptors_neither_spins_nor_stalls)
 	long t0, t1;
 
 	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
-				  32, 32);
+				  32, 32, NULL);
 	ASSERT_LT(0, self->pid);
 	/* More than pasted can accept: the rest wait in the backlog. */
 	for (i = 0; i < 48; i++) {
@@ -509,7 +523,7 @@ TEST_F(limits, connections_past_1024_descriptors_are_served)
 	int i, bad = 0;
 
 	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
-				  1024, 2048);
+				  1024, 2048, NULL);
 	ASSERT_LT(0, self->pid);
 	for (i = 0; i < 1100; i++) {
 		fds[i] = conn(self->port);
@@ -520,6 +534,82 @@ TEST_F(limits, connections_past_1024_descriptors_are_served)
 	EXPECT_EQ(0, bad);
 	for (i = 0; i < 1100; i++)
 		close(fds[i]);
+}
+
+static const char *const short_timeouts[] = {
+	"--idle-timeout", "2", "--request-timeout", "2", NULL
+};
+
+/* 0 when the server closes @fd (EOF) within the receive timeout. */
+static int closed_by_server(int fd, char *buf, size_t max)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = recv(fd, buf + got, max - 1 - got, 0)) > 0)
+		got += n;
+	buf[got] = '\0';
+	return n == 0 ? 0 : -1;
+}
+
+/* A client that connects and says nothing is let go. */
+TEST_F(limits, idle_connection_is_closed)
+{
+	char buf[256];
+	int fd;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  0, 0, short_timeouts);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, closed_by_server(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("", buf);
+	close(fd);
+}
+
+/*
+ * Slowloris: a head trickling in a byte at a time keeps the connection
+ * active, but the request never completes: 408, then close.
+ */
+TEST_F(limits, slow_request_gets_408)
+{
+	char buf[256];
+	int fd, i;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  0, 0, short_timeouts);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_all(fd, "GET /k HTTP/1.1\r\nX-Slow: ", 25));
+	for (i = 0; i < 20; i++) {
+		if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(300000);
+	}
+	EXPECT_GT(20, i) TH_LOG("still accepting bytes after 6 s");
+	EXPECT_EQ(0, closed_by_server(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, strncmp(buf, "HTTP/1.1 408 Request Timeout\r\n", 30))
+		TH_LOG("got: %s", buf);
+	close(fd);
+}
+
+/* A keep-alive client that keeps asking is never cut off. */
+TEST_F(limits, active_connection_stays_open)
+{
+	int fd, i;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  0, 0, short_timeouts);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 12; i++) {
+		ASSERT_EQ(0, served(fd)) TH_LOG("request %d", i);
+		usleep(500000);
+	}
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

@@ -74,12 +74,16 @@ struct options {
 	bool kernel_flush;
 	unsigned int reply_bytes;
 	unsigned int slot_size;
+	unsigned int idle_ms;		/* close a connection idle this long */
+	unsigned int request_ms;	/* ... or with a request this slow */
 	bool quiet;
 };
 
 struct conn {
 	int fd;
 	bool closing, eof, touched, recv_armed, send_busy;
+	uint64_t active_ms;		/* when bytes last came in */
+	uint64_t partial_ms;		/* since when a request is incomplete */
 	/* modes other than paste: bytes received, parsed in place */
 	char *in;
 	size_t in_len;
@@ -141,6 +145,8 @@ struct server {
 	struct conn **touched;
 	unsigned int max_conn;
 	int ep;				/* epoll loop */
+	uint64_t sweep_ms;		/* last look for timed-out connections */
+	struct __kernel_timespec tick;	/* io_uring loop: timer period */
 	bool accept_paused;		/* out of descriptors */
 	unsigned int ntouched;
 	struct io_uring ring;
@@ -148,6 +154,14 @@ struct server {
 	int fatal;			/* why the loop stopped, if it failed */
 	struct stats st;
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int die_errno(const char *what, int err)
 {
@@ -947,6 +961,7 @@ static void conn_input(struct server *s, struct conn *c, ssize_t got,
 		c->eof = c->closing = true;
 	if (got <= 0)
 		return;
+	c->active_ms = now_ms();
 	if (s->opt.mode != M_PASTE)
 		s->st.recv_copied += got;
 	if (s->opt.mode == M_PASTE) {
@@ -958,6 +973,40 @@ static void conn_input(struct server *s, struct conn *c, ssize_t got,
 		process_buffer(s, c);
 		if (!c->closing && c->in_len == IN_CAP)
 			bad_request(s, c, 413);
+	}
+	/* Bytes left over are the start of a request still arriving. */
+	if (!(s->opt.mode == M_PASTE ? c->qn : c->in_len))
+		c->partial_ms = 0;
+	else if (!c->partial_ms)
+		c->partial_ms = c->active_ms;
+}
+
+/*
+ * Once a second: close connections idle for --idle-timeout, and answer 408
+ * to requests not complete after --request-timeout (a slow or stalled
+ * client would otherwise hold its buffers and descriptor for ever).
+ */
+static void sweep_timeouts(struct server *s)
+{
+	uint64_t now = now_ms();
+	unsigned int fd;
+
+	if (now - s->sweep_ms < 1000)
+		return;
+	s->sweep_ms = now;
+	for (fd = 0; fd < s->max_conn; fd++) {
+		struct conn *c = s->conns[fd];
+
+		if (!c || c->closing)
+			continue;
+		if (c->partial_ms && now - c->partial_ms >= s->opt.request_ms) {
+			bad_request(s, c, 408);
+			touch(s, c);
+		} else if (now - c->active_ms >= s->opt.idle_ms &&
+			   c->out_len == c->out_sent) {
+			c->closing = true;
+			touch(s, c);
+		}
 	}
 }
 
@@ -1029,6 +1078,7 @@ static struct conn *conn_new(struct server *s, int fd)
 		return NULL;
 	}
 	c->fd = fd;
+	c->active_ms = now_ms();
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (s->opt.mode == M_READMMAP) {
 		char *p;
@@ -1055,7 +1105,7 @@ static struct conn *conn_new(struct server *s, int fd)
 	return c;
 }
 
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL };
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL, OP_TIMER };
 
 static void uring_arm(struct server *s, int op, int fd, void *buf, size_t len);
 
@@ -1149,7 +1199,7 @@ static int run_epoll(struct server *s)
 	epoll_ctl(ep, EPOLL_CTL_ADD, s->sigfd, &ev);
 
 	while (!s->stop) {
-		n = epoll_wait(ep, evs, 256, -1);
+		n = epoll_wait(ep, evs, 256, 1000);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (i = 0; i < n; i++) {
@@ -1175,6 +1225,7 @@ static int run_epoll(struct server *s)
 				conn_read_epoll(s, c);
 			}
 		}
+		sweep_timeouts(s);
 		/* One group commit, then the answers. */
 		if (commit(s))
 			return -EIO;
@@ -1252,6 +1303,8 @@ static void uring_arm(struct server *s, int op, int fd, void *buf, size_t len)
 		return;
 	if (op == OP_ACCEPT)
 		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	else if (op == OP_TIMER)
+		io_uring_prep_timeout(sqe, &s->tick, 0, 0);
 	else if (op == OP_SIGNAL)
 		io_uring_prep_read(sqe, fd, buf, len, 0);
 	else
@@ -1271,6 +1324,10 @@ static void uring_complete(struct server *s, uint64_t tag, int res,
 	switch (op) {
 	case OP_SIGNAL:
 		s->stop = true;
+		break;
+	case OP_TIMER:
+		/* Wakes the loop once a second for sweep_timeouts(). */
+		uring_arm(s, OP_TIMER, -1, NULL, 0);
 		break;
 	case OP_ACCEPT:
 		if (res >= 0 && (c = conn_new(s, res)))
@@ -1324,6 +1381,8 @@ static int run_uring(struct server *s)
 		return err;
 	uring_arm(s, OP_ACCEPT, s->lsn, NULL, 0);
 	uring_arm(s, OP_SIGNAL, s->sigfd, &si, sizeof(si));
+	s->tick.tv_sec = 1;
+	uring_arm(s, OP_TIMER, -1, NULL, 0);
 
 	while (!s->stop) {
 		err = io_uring_submit_and_wait(&s->ring, 1);
@@ -1337,6 +1396,7 @@ static int run_uring(struct server *s)
 		}
 		io_uring_cq_advance(&s->ring, n);
 
+		sweep_timeouts(s);
 		if (commit(s))
 			return -EIO;
 		for (k = 0; k < s->ntouched; k++) {
@@ -1647,6 +1707,10 @@ static void usage(FILE *f)
 "      --kernel-flush   paste mode: the kernel makes payloads durable as it\n"
 "                       places them (PASTE_REGION_DURABLE); commits write\n"
 "                       only WAL entries\n"
+"      --idle-timeout S     close a connection that sent nothing for S\n"
+"                       seconds (60)\n"
+"      --request-timeout S  answer 408 and close when a request is not\n"
+"                       complete S seconds after its first byte (10)\n"
 "  -q, --quiet          no summary at exit\n"
 "  -h, --help           this text\n"
 "POST /<key> stores the body durably before answering 201; GET /<key>\n"
@@ -1666,6 +1730,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "kernel-flush", no_argument, NULL, 'K' },
 		{ "reply-bytes", required_argument, NULL, 'R' },
 		{ "slot-size", required_argument, NULL, 'S' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "request-timeout", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -1674,7 +1740,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int ch;
 
 	*o = (struct options){ .mode = M_PASTE, .port = 8080, .dir = "/mnt/pmem",
-			       .region_len = 64ULL << 20, .wal_entries = 262144 };
+			       .region_len = 64ULL << 20, .wal_entries = 262144,
+			       .idle_ms = 60000, .request_ms = 10000 };
 	while ((ch = getopt_long(argc, argv, "m:l:p:d:r:w:qh", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
@@ -1735,6 +1802,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 					REPLY_MAX);
 				return -1;
 			}
+			break;
+		case 'I':
+		case 'T':
+			i = strtoul(optarg, NULL, 10);
+			if (!i || i > 86400) {
+				fprintf(stderr, "pasted: bad timeout '%s' (1 to 86400 s)\n",
+					optarg);
+				return -1;
+			}
+			*(ch == 'I' ? &o->idle_ms : &o->request_ms) = i * 1000;
 			break;
 		case 'q':
 			o->quiet = true;
