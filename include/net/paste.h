@@ -15,15 +15,18 @@ struct sock;
 struct sk_buff;
 struct msghdr;
 struct paste_region;
+struct paste_rxq;
 
 /**
  * struct paste_sock - PASTE state of a TCP socket, embedded in struct sock
  * @region: attached region, or NULL; holds a reference
+ * @rxq: receive queue bound to @region through this socket, or NULL
  * @owned: buffers (slot index) handed to user space and not yet pinned or
  *	released; the value is the number of bytes in the buffer
  * @refs_outstanding: number of entries in @owned
  * @bytes_placed: bytes placed into the region
  * @bytes_copied: of those, bytes copied by the CPU
+ * @bytes_zerocopy: of those, bytes a device placed, handed over as they lay
  * @region_full: times the region had no free buffer
  * @flushes: ranges written back through %PASTE_IOC_FLUSH
  *
@@ -31,17 +34,19 @@ struct paste_region;
  */
 struct paste_sock {
 	struct paste_region *region;
+	struct paste_rxq *rxq;
 	struct xarray owned;
 	u32 refs_outstanding;
 	u64 bytes_placed;
 	u64 bytes_copied;
+	u64 bytes_zerocopy;
 	u64 region_full;
 	u64 flushes;
 };
 
 int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen);
 int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen);
-int paste_ioctl(struct sock *sk, void __user *arg);
+int paste_ioctl(struct sock *sk, unsigned int cmd, void __user *arg);
 
 #if IS_ENABLED(CONFIG_PASTE)
 void paste_sock_init(struct sock *sk);

@@ -84,18 +84,8 @@ static int paste_flush_one(struct paste_sock *ps, struct paste_region *r,
 	return 0;
 }
 
-/**
- * paste_ioctl - ioctl(SIOCPASTE): pin, flush or release a batch
- * @sk: the socket
- * @arg: user pointer to a struct paste_ioc
- *
- * Entries are processed in order until the first one that fails.
- *
- * Return: the number of entries processed, or the first entry's error:
- * -ERANGE (outside the region), -ENOENT (not held by this socket),
- * -EALREADY (already pinned or free), or -EINVAL, -EFAULT, -ENOMEM.
- */
-int paste_ioctl(struct sock *sk, void __user *arg)
+/* ioctl(SIOCPASTE): pin, flush or release a batch, in order. */
+static int paste_ioc_batch(struct sock *sk, void __user *arg)
 {
 	struct paste_sock *ps = &sk->sk_paste;
 	struct paste_ref *refs;
@@ -104,8 +94,6 @@ int paste_ioctl(struct sock *sk, void __user *arg)
 	int err = 0;
 	u32 i;
 
-	if (!sk_is_tcp(sk))
-		return -EOPNOTSUPP;
 	if (copy_from_user(&ioc, arg, sizeof(ioc)))
 		return -EFAULT;
 	if (ioc.reserved || !ioc.count || ioc.count > PASTE_IOC_MAX_BATCH ||
@@ -153,4 +141,27 @@ out:
 	release_sock(sk);
 	kvfree(refs);
 	return err;
+}
+
+/**
+ * paste_ioctl - the PASTE ioctls of a TCP socket
+ * @sk: the socket
+ * @cmd: %SIOCPASTE or %SIOCPASTEBIND
+ * @arg: user pointer to a struct paste_ioc or struct paste_rxq_bind
+ *
+ * %SIOCPASTE processes its entries in order until the first one that fails.
+ *
+ * Return: for %SIOCPASTE the number of entries processed, or the first
+ * entry's error: -ERANGE (outside the region), -ENOENT (not held by this
+ * socket), -EALREADY (already pinned or free), or -EINVAL, -EFAULT,
+ * -ENOMEM. For %SIOCPASTEBIND see paste_rxq_bind_ioctl(). -EOPNOTSUPP on
+ * a socket that is not TCP.
+ */
+int paste_ioctl(struct sock *sk, unsigned int cmd, void __user *arg)
+{
+	if (!sk_is_tcp(sk))
+		return -EOPNOTSUPP;
+	if (cmd == SIOCPASTEBIND)
+		return paste_rxq_bind_ioctl(sk, arg);
+	return paste_ioc_batch(sk, arg);
 }

@@ -38,10 +38,16 @@
  * @mm: the creator's mm, whose pinned_vm counts @nr_pages
  * @lock: protects the slot maps and counts below
  * @free: bitmap of free slots
- * @pinned: bitmap of pinned slots; a slot in neither map is held by a socket
+ * @pinned: bitmap of pinned slots
+ * @rx: bitmap of slots posted to a bound device or filled by it and held
+ *	by an skb; a slot in none of the three maps is held by a socket
  * @nr_free: number of bits set in @free
  * @nr_pinned: number of bits set in @pinned
+ * @nr_rx: number of bits set in @rx
  * @hint: where the next search for a free slot starts
+ * @rx_hint: where the next search for a reclaimable @rx slot starts
+ * @zerocopy: a device has been bound to the region: a free slot may still
+ *	be referenced by an skb, and is only reused once its page is idle
  * @free_work: tears the region down in process context
  * @rcu: frees the structure after readers in softirq context are done
  */
@@ -63,9 +69,13 @@ struct paste_region {
 	spinlock_t lock;	/* protects the slot maps and counts */
 	unsigned long *free;
 	unsigned long *pinned;
+	unsigned long *rx;
 	u32 nr_free;
 	u32 nr_pinned;
+	u32 nr_rx;
 	u32 hint;
+	u32 rx_hint;
+	bool zerocopy;
 
 	struct work_struct free_work;
 	struct rcu_head rcu;
@@ -75,16 +85,34 @@ struct paste_region {
  * struct paste_stats - global counters, shown in /proc/net/paste
  * @bytes_placed: bytes placed into regions
  * @bytes_copied: of those, bytes copied by the CPU
+ * @bytes_zerocopy: of those, bytes a device placed, handed over in place
  * @refs_outstanding: buffers held by sockets
  * @region_full: times a socket found its region exhausted
  * @flushes: ranges written back through PASTE_IOC_FLUSH
+ * @rx_posted: region buffers posted to bound devices
+ * @rx_filled: of those, buffers a device filled
+ * @rx_bytes: bytes devices wrote into region buffers, headers included
+ * @rx_fallback: ordinary pages a bound device got instead of a region
+ *	buffer, because the region was below its reserve of free buffers
+ * @copy_foreign: bytes copied because they were not in a device-filled
+ *	buffer of the socket's region (loopback, another device, a fallback
+ *	page, a coalesced or collapsed skb)
+ * @copy_split: bytes copied because a filled buffer held more than the
+ *	receive could take
  */
 struct paste_stats {
 	atomic64_t bytes_placed;
 	atomic64_t bytes_copied;
+	atomic64_t bytes_zerocopy;
 	atomic64_t refs_outstanding;
 	atomic64_t region_full;
 	atomic64_t flushes;
+	atomic64_t rx_posted;
+	atomic64_t rx_filled;
+	atomic64_t rx_bytes;
+	atomic64_t rx_fallback;
+	atomic64_t copy_foreign;
+	atomic64_t copy_split;
 };
 
 extern struct paste_stats paste_stats;
@@ -113,6 +141,14 @@ struct paste_region *paste_region_get_rcu(struct paste_region *r);
 
 u32 paste_slot_alloc(struct paste_region *r);
 void paste_slot_free(struct paste_region *r, u32 slot);
+u32 paste_slot_post(struct paste_region *r, u32 reserve);
+bool paste_slot_take_rx(struct paste_region *r, const struct page *page,
+			u32 *slot);
+void paste_slot_return_rx(struct paste_region *r, u32 slot);
+void paste_region_reclaim_rx(struct paste_region *r);
+
+void paste_rxq_sock_destroy(struct sock *sk);
+int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg);
 
 int paste_proc_show_regions(struct seq_file *seq);
 

@@ -13,16 +13,28 @@ struct paste_stats paste_stats;
 
 static int paste_proc_show(struct seq_file *seq, void *v)
 {
-	seq_printf(seq, "PasteBytesPlaced\t%lld\n",
-		   atomic64_read(&paste_stats.bytes_placed));
-	seq_printf(seq, "PasteBytesCopied\t%lld\n",
-		   atomic64_read(&paste_stats.bytes_copied));
-	seq_printf(seq, "PasteRefsOutstanding\t%lld\n",
-		   atomic64_read(&paste_stats.refs_outstanding));
-	seq_printf(seq, "PasteRegionFull\t%lld\n",
-		   atomic64_read(&paste_stats.region_full));
-	seq_printf(seq, "PasteFlushes\t%lld\n",
-		   atomic64_read(&paste_stats.flushes));
+	static const struct {
+		const char *name;
+		atomic64_t *v;
+	} counters[] = {
+		{ "PasteBytesPlaced", &paste_stats.bytes_placed },
+		{ "PasteBytesCopied", &paste_stats.bytes_copied },
+		{ "PasteBytesZeroCopy", &paste_stats.bytes_zerocopy },
+		{ "PasteRefsOutstanding", &paste_stats.refs_outstanding },
+		{ "PasteRegionFull", &paste_stats.region_full },
+		{ "PasteFlushes", &paste_stats.flushes },
+		{ "PasteRxPosted", &paste_stats.rx_posted },
+		{ "PasteRxFilled", &paste_stats.rx_filled },
+		{ "PasteRxBytes", &paste_stats.rx_bytes },
+		{ "PasteRxFallback", &paste_stats.rx_fallback },
+		{ "PasteCopyForeign", &paste_stats.copy_foreign },
+		{ "PasteCopySplit", &paste_stats.copy_split },
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(counters); i++)
+		seq_printf(seq, "%s\t%lld\n", counters[i].name,
+			   atomic64_read(counters[i].v));
 	return paste_proc_show_regions(seq);
 }
 

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * recvmsg(MSG_PASTE): place in-order TCP bytes into free slots of the
- * socket's region and return one SCM_PASTE reference per slot.
+ * recvmsg(MSG_PASTE): return in-order TCP bytes as references to buffers of
+ * the socket's region, one SCM_PASTE control message per buffer.
  *
- * This is the copying placement: the CPU copies each byte once, from the
- * skb into the region, in process context with the socket locked. With
- * PASTE_REGION_DURABLE the copy uses non-temporal stores and the call ends
- * with a store fence, so the bytes are in the persistence domain when
- * recvmsg() returns.
+ * Bytes that a bound device wrote into a region buffer are handed over in
+ * place: the buffer moves from the rx map to the socket and the reference
+ * points at the payload inside it, past the headers (see rxq.c).
+ *
+ * Other bytes are copied by the CPU into a free buffer, in process context
+ * with the socket locked. With PASTE_REGION_DURABLE the copy uses
+ * non-temporal stores and the call ends with a store fence, so the bytes
+ * are in the persistence domain when recvmsg() returns. Bytes a device
+ * wrote are not: the application writes them back (PASTE_IOC_FLUSH).
  */
 #include <linux/highmem.h>
 #include <linux/skbuff.h>
@@ -52,11 +56,84 @@ static int paste_copy_flushcache(const struct sk_buff *skb, u32 offset,
 	return done == len ? 0 : -EFAULT;
 }
 
+/* Record a buffer the socket now holds and return its reference. */
+static int paste_give_ref(struct sock *sk, struct msghdr *msg,
+			  struct paste_ref *ref)
+{
+	struct paste_sock *ps = &sk->sk_paste;
+	int err;
+
+	err = xa_err(xa_store_bh(&ps->owned, ref->token, xa_mk_value(ref->len),
+				 GFP_KERNEL_ACCOUNT));
+	if (err)
+		return err;
+	err = put_cmsg_notrunc(msg, SOL_SOCKET, SCM_PASTE, sizeof(*ref), ref);
+	if (err) {
+		xa_erase_bh(&ps->owned, ref->token);
+		return err;
+	}
+	ps->refs_outstanding++;
+	atomic64_inc(&paste_stats.refs_outstanding);
+	return 0;
+}
+
+/*
+ * The page fragment of @skb that holds byte @offset, and in @left the
+ * bytes from @offset to its end; NULL for the linear part and frag_list.
+ */
+static const skb_frag_t *paste_frag_at(const struct sk_buff *skb, u32 offset,
+				       u32 *left)
+{
+	const struct skb_shared_info *shi = skb_shinfo(skb);
+	u32 start = skb_headlen(skb);
+	int i;
+
+	if (offset < start) {
+		*left = start - offset;
+		return NULL;
+	}
+	for (i = 0; i < shi->nr_frags; i++) {
+		u32 end = start + skb_frag_size(&shi->frags[i]);
+
+		if (offset < end) {
+			*left = end - offset;
+			return &shi->frags[i];
+		}
+		start = end;
+	}
+	*left = U32_MAX;
+	return NULL;
+}
+
+/*
+ * Hand over the @left bytes at @offset of @frag if they lie in a buffer a
+ * device filled. Return: bytes handed over, 0 if they do not, or an error.
+ */
+static int paste_take(struct sock *sk, struct paste_region *r,
+		      const skb_frag_t *frag, u32 left, struct msghdr *msg)
+{
+	struct paste_ref ref = {};
+	u32 slot;
+	int err;
+
+	if (!paste_slot_take_rx(r, skb_frag_page(frag), &slot))
+		return 0;
+	ref.offset = paste_slot_offset(r, slot) + skb_frag_off(frag) +
+		     skb_frag_size(frag) - left;
+	ref.len = left;
+	ref.token = slot;
+	err = paste_give_ref(sk, msg, &ref);
+	if (err) {
+		paste_slot_return_rx(r, slot);
+		return err;
+	}
+	return left;
+}
+
 static int paste_place(struct sock *sk, struct paste_region *r,
 		       const struct sk_buff *skb, u32 offset,
 		       struct msghdr *msg, u32 len)
 {
-	struct paste_sock *ps = &sk->sk_paste;
 	struct paste_ref ref = {};
 	u32 slot;
 	int err;
@@ -82,18 +159,9 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 	/* The page is mapped in user space too. */
 	flush_dcache_page(r->pages[(ref.offset - r->offset) >> PAGE_SHIFT]);
 
-	err = xa_err(xa_store_bh(&ps->owned, slot, xa_mk_value(len),
-				 GFP_KERNEL_ACCOUNT));
+	err = paste_give_ref(sk, msg, &ref);
 	if (err)
 		goto err_free;
-
-	err = put_cmsg_notrunc(msg, SOL_SOCKET, SCM_PASTE, sizeof(ref), &ref);
-	if (err) {
-		xa_erase_bh(&ps->owned, slot);
-		goto err_free;
-	}
-	ps->refs_outstanding++;
-	atomic64_inc(&paste_stats.refs_outstanding);
 	return 0;
 
 err_free:
@@ -109,6 +177,8 @@ err_free:
  * @msg: the recvmsg() message, receives the references
  * @len: number of bytes available at @offset
  *
+ * A page fragment that a bound device filled is handed over whole when it
+ * fits in @len; everything else is copied, at most a buffer at a time.
  * Stops early, without error, when the region has no free slot or @msg has
  * no room for another reference; the rest stays queued on the socket.
  *
@@ -120,7 +190,7 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 {
 	struct paste_sock *ps = &sk->sk_paste;
 	struct paste_region *r = ps->region;
-	u32 done = 0;
+	u32 done = 0, taken = 0, split = 0;
 	int err = 0;
 
 	if (!skb_frags_readable(skb))
@@ -128,16 +198,39 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 
 	while (done < len) {
 		u32 n = min(len - done, paste_slot_size(r));
+		bool is_split = false;
 
 		if (!msg->msg_control ||
 		    msg->msg_controllen < CMSG_LEN(sizeof(struct paste_ref))) {
 			err = -EMSGSIZE;
 			break;
 		}
+		if (READ_ONCE(r->zerocopy)) {
+			const skb_frag_t *frag;
+			u32 left;
+
+			frag = paste_frag_at(skb, offset + done, &left);
+			if (frag && left <= len - done) {
+				err = paste_take(sk, r, frag, left, msg);
+				if (err < 0)
+					break;
+				if (err) {
+					done += err;
+					taken += err;
+					err = 0;
+					continue;
+				}
+			}
+			is_split = frag && left > len - done;
+			/* Copy no further than the next fragment. */
+			n = min(n, left);
+		}
 		err = paste_place(sk, r, skb, offset + done, msg, n);
 		if (err)
 			break;
 		done += n;
+		if (is_split)
+			split += n;
 	}
 
 	/*
@@ -149,9 +242,15 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		atomic64_inc(&paste_stats.region_full);
 	}
 	ps->bytes_placed += done;
-	ps->bytes_copied += done;
+	ps->bytes_copied += done - taken;
+	ps->bytes_zerocopy += taken;
 	atomic64_add(done, &paste_stats.bytes_placed);
-	atomic64_add(done, &paste_stats.bytes_copied);
+	atomic64_add(done - taken, &paste_stats.bytes_copied);
+	atomic64_add(taken, &paste_stats.bytes_zerocopy);
+	if (READ_ONCE(r->zerocopy)) {
+		atomic64_add(split, &paste_stats.copy_split);
+		atomic64_add(done - taken - split, &paste_stats.copy_foreign);
+	}
 	return done ? done : err;
 }
 

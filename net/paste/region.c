@@ -97,29 +97,186 @@ static void paste_unaccount_pages(struct paste_region *r)
 	mmdrop(r->mm);
 }
 
-u32 paste_slot_alloc(struct paste_region *r)
+/*
+ * A page is idle when only the region's pin holds it: fsdax page counts are
+ * 1-based (see mm/memremap.c) and pinning an order-0 page adds
+ * GUP_PIN_COUNTING_BIAS. In a region a device is bound to, slots are pages,
+ * and a slot is only reused once idle: no ring and no skb references it.
+ */
+#define PASTE_PAGE_IDLE_REF	(1 + GUP_PIN_COUNTING_BIAS)
+/* Busy free slots skipped, and rx slots checked, per allocation. */
+#define PASTE_SCAN_BUDGET	8
+
+static bool paste_slot_idle(const struct paste_region *r, u32 slot)
 {
-	unsigned long slot;
-
-	spin_lock_bh(&r->lock);
-	slot = find_next_bit(r->free, r->nr_slots, r->hint);
-	if (slot >= r->nr_slots)
-		slot = find_first_bit(r->free, r->nr_slots);
-	if (slot < r->nr_slots) {
-		__clear_bit(slot, r->free);
-		r->nr_free--;
-		r->hint = slot + 1;
-	}
-	spin_unlock_bh(&r->lock);
-
-	return slot < r->nr_slots ? slot : PASTE_NO_SLOT;
+	return page_ref_count(r->pages[slot]) <= PASTE_PAGE_IDLE_REF;
 }
 
+/* Free the slots a device filled whose skbs are all gone. */
+static void paste_reclaim_rx_locked(struct paste_region *r, u32 budget)
+{
+	unsigned long s = r->rx_hint;
+
+	lockdep_assert_held(&r->lock);
+	while (r->nr_rx && budget--) {
+		s = find_next_bit(r->rx, r->nr_slots, s);
+		if (s >= r->nr_slots)
+			s = find_first_bit(r->rx, r->nr_slots);
+		if (paste_slot_idle(r, s)) {
+			__clear_bit(s, r->rx);
+			r->nr_rx--;
+			__set_bit(s, r->free);
+			r->nr_free++;
+		}
+		s++;
+	}
+	r->rx_hint = s < r->nr_slots ? s : 0;
+}
+
+static u32 paste_take_free_locked(struct paste_region *r)
+{
+	unsigned long slot;
+	u32 tries;
+
+	lockdep_assert_held(&r->lock);
+	for (tries = 0; tries < PASTE_SCAN_BUDGET; tries++) {
+		slot = find_next_bit(r->free, r->nr_slots, r->hint);
+		if (slot >= r->nr_slots)
+			slot = find_first_bit(r->free, r->nr_slots);
+		if (slot >= r->nr_slots)
+			break;
+		r->hint = slot + 1;
+		if (!r->zerocopy || paste_slot_idle(r, slot)) {
+			__clear_bit(slot, r->free);
+			r->nr_free--;
+			return slot;
+		}
+	}
+	return PASTE_NO_SLOT;
+}
+
+/**
+ * paste_slot_alloc - take a free slot for the CPU to copy into
+ * @r: the region
+ *
+ * Return: the slot, or %PASTE_NO_SLOT.
+ */
+u32 paste_slot_alloc(struct paste_region *r)
+{
+	u32 slot;
+
+	spin_lock_bh(&r->lock);
+	if (r->zerocopy)
+		paste_reclaim_rx_locked(r, PASTE_SCAN_BUDGET);
+	slot = paste_take_free_locked(r);
+	spin_unlock_bh(&r->lock);
+	return slot;
+}
+
+/**
+ * paste_slot_free - return a slot to the free map
+ * @r: the region
+ * @slot: a slot held by a socket
+ */
 void paste_slot_free(struct paste_region *r, u32 slot)
 {
 	spin_lock_bh(&r->lock);
 	__set_bit(slot, r->free);
 	r->nr_free++;
+	spin_unlock_bh(&r->lock);
+}
+
+/**
+ * paste_slot_post - take a free slot for a device to receive into
+ * @r: a region with page-sized slots that a device is bound to
+ * @reserve: free slots to leave for copying receives
+ *
+ * The slot's page gets a reference for the ring, taken under the region
+ * lock so that it never looks idle while in the rx map.
+ *
+ * Return: the slot, or %PASTE_NO_SLOT.
+ */
+u32 paste_slot_post(struct paste_region *r, u32 reserve)
+{
+	u32 slot = PASTE_NO_SLOT;
+
+	spin_lock_bh(&r->lock);
+	paste_reclaim_rx_locked(r, PASTE_SCAN_BUDGET);
+	if (r->nr_free > reserve)
+		slot = paste_take_free_locked(r);
+	if (slot != PASTE_NO_SLOT) {
+		__set_bit(slot, r->rx);
+		r->nr_rx++;
+		get_page(r->pages[slot]);
+	}
+	spin_unlock_bh(&r->lock);
+	return slot;
+}
+
+/**
+ * paste_slot_take_rx - hand a device-filled slot to a socket
+ * @r: the socket's region
+ * @page: a page an skb fragment points to
+ * @slot: set to the slot of @page
+ *
+ * O(1): the page must be the region's page at its file index, and in the
+ * rx map. The caller's skb still references @page.
+ *
+ * Return: true if @page was such a slot; it now belongs to the caller.
+ */
+bool paste_slot_take_rx(struct paste_region *r, const struct page *page,
+			u32 *slot)
+{
+	unsigned long idx;
+	bool taken;
+
+	if (!READ_ONCE(r->zerocopy) || !is_zone_device_page(page))
+		return false;
+	idx = page->index - (r->offset >> PAGE_SHIFT);
+	if (idx >= r->nr_pages || r->pages[idx] != page)
+		return false;
+
+	spin_lock_bh(&r->lock);
+	taken = __test_and_clear_bit(idx, r->rx);
+	if (taken)
+		r->nr_rx--;
+	spin_unlock_bh(&r->lock);
+	*slot = idx;
+	return taken;
+}
+
+/**
+ * paste_slot_return_rx - undo paste_slot_take_rx()
+ * @r: the region
+ * @slot: the slot taken
+ */
+void paste_slot_return_rx(struct paste_region *r, u32 slot)
+{
+	spin_lock_bh(&r->lock);
+	__set_bit(slot, r->rx);
+	r->nr_rx++;
+	spin_unlock_bh(&r->lock);
+}
+
+/**
+ * paste_region_reclaim_rx - free every filled slot no skb holds any more
+ * @r: the region
+ *
+ * Called when a device is unbound; the rest of the time reclaim is lazy.
+ */
+void paste_region_reclaim_rx(struct paste_region *r)
+{
+	unsigned long s;
+
+	spin_lock_bh(&r->lock);
+	for_each_set_bit(s, r->rx, r->nr_slots) {
+		if (paste_slot_idle(r, s)) {
+			__clear_bit(s, r->rx);
+			r->nr_rx--;
+			__set_bit(s, r->free);
+			r->nr_free++;
+		}
+	}
 	spin_unlock_bh(&r->lock);
 }
 
@@ -139,6 +296,7 @@ static void paste_region_free_work(struct work_struct *work)
 	kvfree(r->pages);
 	bitmap_free(r->free);
 	bitmap_free(r->pinned);
+	bitmap_free(r->rx);
 	kfree_rcu(r, rcu);
 }
 
@@ -427,7 +585,8 @@ static struct paste_region *paste_region_create(struct file *file,
 	r->nr_free = r->nr_slots;
 	r->free = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
 	r->pinned = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
-	if (!r->free || !r->pinned)
+	r->rx = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
+	if (!r->free || !r->pinned || !r->rx)
 		goto err_free;
 	bitmap_fill(r->free, r->nr_slots);
 
@@ -452,6 +611,7 @@ err_unlock:
 err_free:
 	bitmap_free(r->free);
 	bitmap_free(r->pinned);
+	bitmap_free(r->rx);
 	kfree(r);
 	return ERR_PTR(err);
 }
@@ -579,22 +739,25 @@ int paste_proc_show_regions(struct seq_file *seq)
 {
 	struct paste_region *r;
 
-	seq_puts(seq, "dev\tino\toffset\tlength\tslot\tslots\tfree\tpinned\trefs\tflags\n");
+	seq_puts(seq, "dev\tino\toffset\tlength\tslot\tslots\tfree\tpinned\trx\trefs\tflags\n");
 	mutex_lock(&paste_regions_mutex);
 	list_for_each_entry(r, &paste_regions, node) {
 		struct inode *inode = file_inode(r->file);
-		u32 nr_free, nr_pinned;
+		u32 nr_free, nr_pinned, nr_rx;
 
 		spin_lock_bh(&r->lock);
 		nr_free = r->nr_free;
 		nr_pinned = r->nr_pinned;
+		nr_rx = r->nr_rx;
 		spin_unlock_bh(&r->lock);
-		seq_printf(seq, "%u:%u\t%lu\t%llu\t%llu\t%u\t%u\t%u\t%u\t%u\t%s%s\n",
+		seq_printf(seq, "%u:%u\t%lu\t%llu\t%llu\t%u\t%u\t%u\t%u\t%u\t%u\t%s%s%s\n",
 			   MAJOR(inode->i_sb->s_dev), MINOR(inode->i_sb->s_dev),
 			   inode->i_ino, r->offset, r->length,
 			   paste_slot_size(r), r->nr_slots, nr_free, nr_pinned,
-			   refcount_read(&r->refcnt), r->dax ? "dax" : "volatile",
-			   r->flags & PASTE_REGION_DURABLE ? ",durable" : "");
+			   nr_rx, refcount_read(&r->refcnt),
+			   r->dax ? "dax" : "volatile",
+			   r->flags & PASTE_REGION_DURABLE ? ",durable" : "",
+			   r->zerocopy ? ",zerocopy" : "");
 	}
 	mutex_unlock(&paste_regions_mutex);
 	return 0;

@@ -46,7 +46,8 @@ void paste_sock_clone(struct sock *newsk, const struct sock *sk)
  *
  * Called at close() and again at destruction, which finds nothing left:
  * an orphaned socket that outlives its process holds no region. Pinned
- * buffers belong to the region and stay where they are.
+ * buffers belong to the region and stay where they are. A receive queue
+ * the socket bound is unbound.
  */
 void paste_sock_destroy(struct sock *sk)
 {
@@ -55,6 +56,7 @@ void paste_sock_destroy(struct sock *sk)
 	unsigned long slot;
 	void *entry;
 
+	paste_rxq_sock_destroy(sk);
 	if (!r)
 		return;
 
@@ -165,9 +167,11 @@ int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
 		spin_lock_bh(&r->lock);
 		info.slots_free = r->nr_free;
 		info.slots_pinned = r->nr_pinned;
+		info.slots_rx = r->nr_rx;
 		spin_unlock_bh(&r->lock);
 		info.bytes_placed = ps->bytes_placed;
 		info.bytes_copied = ps->bytes_copied;
+		info.bytes_zerocopy = ps->bytes_zerocopy;
 		info.region_full = ps->region_full;
 		info.flushes = ps->flushes;
 	}

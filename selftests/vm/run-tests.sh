@@ -29,6 +29,10 @@ for boot in 1 2; do
 	"$here/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
 		"paste.run=tests paste.boot=$boot paste.nonce=$nonce $kmemleak" \
 		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+		-netdev hubport,id=zc0,hubid=1 \
+		-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
+		-netdev hubport,id=zc1,hubid=1 \
+		-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
 		> /dev/null
 	rc=$?
 	tr -d '\r' < "$log" > "$log.txt"

@@ -119,6 +119,29 @@ struct paste_ioc {
 #define SIOCPASTE		_IOWR(0x89, 0xc8, struct paste_ioc)
 
 /**
+ * struct paste_rxq_bind - argument of ioctl(%SIOCPASTEBIND)
+ * @ifindex: the network device whose receive queue is bound
+ * @queue: index of the receive queue
+ * @flags: must be zero
+ * @reserved: must be zero
+ *
+ * Binds a receive queue of a device to the region of the socket the ioctl
+ * is made on, until that socket is closed or the device goes away. The
+ * device then receives frames straight into free buffers of the region, and
+ * recvmsg(%MSG_PASTE) hands such buffers over without a copy. Every frame
+ * the queue receives lands in the region, whatever socket it is for.
+ * Needs CAP_NET_ADMIN.
+ */
+struct paste_rxq_bind {
+	__u32 ifindex;
+	__u32 queue;
+	__u32 flags;
+	__u32 reserved;
+};
+
+#define SIOCPASTEBIND		_IOW(0x89, 0xc9, struct paste_rxq_bind)
+
+/**
  * struct paste_sock_info - getsockopt(SO_PASTE_REGION)
  * @region_offset: file offset of the region
  * @region_length: length of the region
@@ -132,6 +155,10 @@ struct paste_ioc {
  * @bytes_copied: of those, bytes the CPU copied
  * @region_full: times this socket found the region exhausted
  * @flushes: FLUSH entries this socket processed
+ * @bytes_zerocopy: of @bytes_placed, bytes a device wrote into the region
+ *	that were handed over without a copy
+ * @slots_rx: buffers of the region posted to a device or held by an skb
+ * @reserved: zero
  */
 struct paste_sock_info {
 	__u64 region_offset;
@@ -146,6 +173,9 @@ struct paste_sock_info {
 	__u64 bytes_copied;
 	__u64 region_full;
 	__u64 flushes;
+	__u64 bytes_zerocopy;
+	__u32 slots_rx;
+	__u32 reserved;
 };
 
 #endif /* _UAPI_LINUX_PASTE_H */

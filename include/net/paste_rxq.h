@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * PASTE receive queues: the interface between PASTE and a NIC driver whose
+ * receive queue is bound to a region.
+ *
+ * While a queue is bound, the driver posts page-sized region buffers that
+ * paste_rxq_post() hands it instead of its own pages, and builds each skb
+ * with a small linear head and the buffer page as a fragment. It never puts
+ * kernel metadata (skb_shared_info, DMA state) in a region page. When
+ * paste_rxq_post() has nothing, the driver posts its own memory: a region
+ * that runs out never starves the ring.
+ *
+ * A buffer goes back to the region when no skb references its page any
+ * more; the driver only drops its page references as for any other page.
+ */
+#ifndef _NET_PASTE_RXQ_H
+#define _NET_PASTE_RXQ_H
+
+#include <linux/types.h>
+
+struct paste_rxq;
+struct page;
+
+#if IS_ENABLED(CONFIG_PASTE)
+struct page *paste_rxq_post(struct paste_rxq *rxq);
+void paste_rxq_filled(struct paste_rxq *rxq, u32 len);
+#else
+static inline struct page *paste_rxq_post(struct paste_rxq *rxq)
+{
+	return NULL;
+}
+
+static inline void paste_rxq_filled(struct paste_rxq *rxq, u32 len) {}
+#endif
+
+#endif /* _NET_PASTE_RXQ_H */

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Zero-copy receive: a virtio-net queue bound to a region (SIOCPASTEBIND)
+ * writes frames straight into the region's pmem pages, and
+ * recvmsg(MSG_PASTE) hands the payload over where it landed.
+ *
+ * The VM has two extra virtio-net NICs on one QEMU hub (run-tests.sh): the
+ * bound one, MAC BOUND_MAC, in this namespace, and its peer in namespace
+ * PEER_NS. A child in PEER_NS is the sender, so every byte crosses QEMU's
+ * device model into the bound queue.
+ */
+#include <dirent.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "paste_sock.h"
+
+#define BOUND_MAC	"52:54:00:50:00:01"
+#define PEER_MAC	"52:54:00:50:00:02"
+#define PEER_NS		"zcpeer"
+#define BOUND_IP	"10.77.0.1"
+#define PEER_IP		"10.77.0.2"
+#define VNET_HDR_LEN	12	/* struct virtio_net_hdr_mrg_rxbuf */
+#define CANARY		0xa5
+#define SLOT		4096
+
+/* Name of the interface with MAC @mac, in this namespace. */
+static int ifname_of(const char *mac, char *name)
+{
+	char path[300], addr[32];
+	struct dirent *d;
+	DIR *dir = opendir("/sys/class/net");
+	int found = -1;
+
+	if (!dir)
+		return -1;
+	while (found && (d = readdir(dir))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/address",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(addr, sizeof(addr), f) && !strncmp(addr, mac, 17) &&
+		    strlen(d->d_name) < IFNAMSIZ) {
+			strcpy(name, d->d_name);
+			found = 0;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* Put the peer NIC in PEER_NS and address both ends; idempotent. */
+static int net_setup(char *bound)
+{
+	char peer[IFNAMSIZ];
+
+	if (ifname_of(BOUND_MAC, bound))
+		return -1;
+	if (!ifname_of(PEER_MAC, peer)) {
+		if (sh("{ [ -e /run/netns/" PEER_NS " ] || /sbin/ip netns add " PEER_NS
+		       "; } && /sbin/ip link set dev %s netns " PEER_NS " && "
+		       "/sbin/ip -n " PEER_NS " link set lo up && "
+		       "/sbin/ip -n " PEER_NS " addr add " PEER_IP "/24 dev %s && "
+		       "/sbin/ip -n " PEER_NS " link set %s up", peer, peer, peer))
+			return -1;
+		if (sh("/sbin/ip addr add " BOUND_IP "/24 dev %s && /sbin/ip link set %s up",
+		       bound, bound))
+			return -1;
+	}
+	/* Wait for the link, and fill the ARP caches both ways. */
+	return sh("for i in $(seq 50); do /sbin/ip netns exec " PEER_NS
+		  " ping -c1 -W1 " BOUND_IP " >/dev/null 2>&1 && exit 0; "
+		  "sleep 0.2; done; exit 1");
+}
+
+static int set_mtu(const char *bound, int mtu)
+{
+	char peer[IFNAMSIZ] = "";
+	FILE *p = popen("/sbin/ip -n " PEER_NS " -o link | awk -F': ' '/" PEER_MAC
+			"/ { print $2 }'", "r");
+
+	if (!p)
+		return -1;
+	if (!fgets(peer, sizeof(peer), p))
+		peer[0] = 0;
+	pclose(p);
+	peer[strcspn(peer, "\n@")] = 0;
+	if (!peer[0])
+		return -1;
+	return sh("/sbin/ip link set %s mtu %d && /sbin/ip -n " PEER_NS
+		  " link set %s mtu %d", bound, mtu, peer, mtu);
+}
+
+/*
+ * A child in PEER_NS that connects to @port and sends @len bytes of stream
+ * @seed in writes of @chunk, then closes.
+ */
+static pid_t sender(int port, uint32_t seed, size_t len, size_t chunk,
+		    bool nodelay)
+{
+	pid_t pid = fork();
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	char *buf;
+	size_t off;
+	int ns, fd, one = 1;
+
+	if (pid)
+		return pid;
+	ns = open("/run/netns/" PEER_NS, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		_exit(10);
+	inet_pton(AF_INET, BOUND_IP, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		_exit(11);
+	buf = malloc(chunk);
+	for (off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		stream_fill(seed, off, buf, n);
+		if (send_all(fd, buf, n))
+			_exit(12);
+	}
+	close(fd);
+	_exit(0);
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int listener_on(const char *ip, int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(fd, 16) || getsockname(fd, (struct sockaddr *)&a, &alen))
+		return -1;
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int bind_rxq(int sock, const char *ifname, unsigned int queue)
+{
+	struct paste_rxq_bind b = {
+		.ifindex = if_nametoindex(ifname),
+		.queue = queue,
+	};
+
+	return ioctl(sock, SIOCPASTEBIND, &b);
+}
+
+/* The unbind of a closed socket runs from a work item: wait for it. */
+static int bind_rxq_wait(int sock, const char *ifname)
+{
+	int i, err;
+
+	for (i = 0; i < 100; i++) {
+		err = bind_rxq(sock, ifname, 0);
+		if (!err || errno != EBUSY)
+			return err;
+		usleep(20000);
+	}
+	return err;
+}
+
+/* One TCP segment the device wrote into a slot. */
+struct seg {
+	uint32_t seq;
+	uint64_t off;	/* file offset of its payload */
+	uint32_t len;
+};
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+
+	return (int32_t)(x->seq - y->seq);
+}
+
+/*
+ * Parse every slot the device wrote (the canary is gone) as virtio header,
+ * Ethernet, IPv4 and TCP to local port @port; collect the payloads.
+ */
+static int find_segments(const unsigned char *map, size_t len, int port,
+			 struct seg *segs, int max)
+{
+	size_t s;
+	int n = 0;
+
+	for (s = 0; s < len; s += SLOT) {
+		const unsigned char *f = map + s + VNET_HDR_LEN;
+		const struct iphdr *ip = (const void *)(f + 14);
+		const struct tcphdr *th;
+		uint32_t ihl, doff, plen;
+
+		if (map[s + VNET_HDR_LEN + 12] == CANARY)
+			continue;
+		if (f[12] != 0x08 || f[13] != 0x00 || ip->protocol != IPPROTO_TCP)
+			continue;
+		ihl = ip->ihl * 4;
+		th = (const void *)((const char *)ip + ihl);
+		if (ntohs(th->dest) != port)
+			continue;
+		doff = th->doff * 4;
+		plen = ntohs(ip->tot_len) - ihl - doff;
+		if (!plen || n == max)
+			continue;
+		segs[n].seq = ntohl(th->seq);
+		segs[n].off = s + VNET_HDR_LEN + 14 + ihl + doff;
+		segs[n].len = plen;
+		n++;
+	}
+	qsort(segs, n, sizeof(*segs), seg_cmp);
+	return n;
+}
+
+/*
+ * Receive @len bytes of stream @seed from @sock as references, check each
+ * against the stream and release it. The first @max_out references are
+ * stored at @out. Return: the number of references, or < 0.
+ */
+static int recv_stream(int sock, const char *map, uint32_t seed, size_t len,
+		       struct paste_ref *out, int max_out)
+{
+	struct paste_ref refs[256];
+	size_t got = 0;
+	int nrefs = 0;
+
+	while (got < len) {
+		unsigned int n, i;
+		ssize_t r = paste_recv(sock, refs, 256, &n, 0);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			return -1;
+		for (i = 0; i < n; i++) {
+			if (!ref_matches(map, &refs[i], seed, got))
+				return -2;
+			got += refs[i].len;
+			if (nrefs < max_out)
+				out[nrefs] = refs[i];
+			nrefs++;
+		}
+		if (paste_ioc(sock, PASTE_IOC_RELEASE, refs, n) != (int)n)
+			return -3;
+	}
+	return nrefs;
+}
+
+FIXTURE(zc) {
+	char ifname[IFNAMSIZ];
+	struct region reg;
+	int lsn, port;
+};
+
+FIXTURE_SETUP(zc)
+{
+	ASSERT_EQ(0, net_setup(self->ifname))
+		TH_LOG("no NIC " BOUND_MAC " reachable from " PEER_NS);
+	self->reg.fd = -1;
+	ASSERT_EQ(0, region_open(&self->reg, "zc", 4 << 20, false));
+	memset(self->reg.map, CANARY, self->reg.len);
+	self->lsn = listener_on(BOUND_IP, &self->port);
+	ASSERT_LE(0, self->lsn);
+	ASSERT_EQ(0, region_attach(self->lsn, &self->reg, 0));
+	ASSERT_EQ(0, set_mtu(self->ifname, 1500));
+	ASSERT_EQ(0, bind_rxq_wait(self->lsn, self->ifname))
+		TH_LOG("SIOCPASTEBIND %s: %s", self->ifname, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(zc)
+{
+	if (self->lsn >= 0)
+		close(self->lsn);
+	region_close(&self->reg);
+}
+
+/*
+ * The bytes are in the slots, after the headers the device wrote, before
+ * any recvmsg; then the references point exactly there and nothing is
+ * copied.
+ */
+TEST_F(zc, device_places_payload_in_slots)
+{
+	/* Within the receive window: all of it queues before recvmsg. */
+	const size_t len = 40 << 10;
+	struct seg *segs = calloc(1024, sizeof(*segs));
+	struct paste_ref *refs = calloc(1024, sizeof(*refs));
+	long long copied0, zc0;
+	int srv, n, nrefs, i;
+	uint64_t off = 0;
+	pid_t pid;
+
+	pid = sender(self->port, 7, len, 1000, false);
+	srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	ASSERT_EQ(0, wait_child(pid));
+	ASSERT_EQ((int)len, wait_inq(srv, len));
+
+	n = find_segments((unsigned char *)self->reg.map, self->reg.len,
+			  self->port, segs, 1024);
+	ASSERT_LT(0, n);
+	for (i = 0; i < n; i++) {
+		uint32_t j;
+
+		EXPECT_EQ(segs[0].seq + off, segs[i].seq)
+			TH_LOG("segment %d does not follow on", i);
+		for (j = 0; j < segs[i].len; j++)
+			if ((unsigned char)self->reg.map[segs[i].off + j] !=
+			    stream_byte(7, off + j))
+				break;
+		ASSERT_EQ(segs[i].len, j)
+			TH_LOG("segment %d: byte %u is not the stream's", i, j);
+		off += segs[i].len;
+	}
+	ASSERT_EQ(len, off) TH_LOG("the device placed %llu of %zu bytes",
+				   (unsigned long long)off, len);
+
+	copied0 = proc_paste_counter("PasteBytesCopied");
+	zc0 = proc_paste_counter("PasteBytesZeroCopy");
+	nrefs = recv_stream(srv, self->reg.map, 7, len, refs, 1024);
+	ASSERT_EQ(n, nrefs);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(segs[i].off, refs[i].offset);
+		EXPECT_EQ(segs[i].len, refs[i].len);
+		EXPECT_EQ(segs[i].off / SLOT, refs[i].token);
+	}
+	EXPECT_EQ(copied0, proc_paste_counter("PasteBytesCopied"));
+	EXPECT_EQ(zc0 + (long long)len, proc_paste_counter("PasteBytesZeroCopy"));
+	close(srv);
+	free(segs);
+	free(refs);
+}
+
+/* After release, close and unbind, every slot is free again. */
+TEST_F(zc, slots_come_back_after_unbind)
+{
+	struct paste_sock_info info;
+	int keep, srv, i;
+	pid_t pid;
+
+	keep = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, region_attach(keep, &self->reg, 0));
+	ASSERT_EQ(0, paste_info(keep, &info));
+	EXPECT_LT(0, info.slots_rx) TH_LOG("nothing posted to the ring");
+
+	pid = sender(self->port, 9, 128 << 10, 4096, false);
+	srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	ASSERT_LT(0, recv_stream(srv, self->reg.map, 9, 128 << 10, NULL, 0));
+	ASSERT_EQ(0, wait_child(pid));
+	close(srv);
+	close(self->lsn);
+	self->lsn = -1;
+
+	for (i = 0; i < 500; i++) {
+		ASSERT_EQ(0, paste_info(keep, &info));
+		if (info.slots_free == info.nr_slots)
+			break;
+		usleep(10000);
+	}
+	EXPECT_EQ(0, info.slots_rx);
+	EXPECT_EQ(info.nr_slots, info.slots_free);
+	close(keep);
+}
+
+/* Bytes that arrive another way (loopback) are copied, and counted so. */
+TEST_F(zc, loopback_is_copied)
+{
+	struct sockaddr_storage ss;
+	long long copied0, zc0;
+	socklen_t sslen;
+	int lo, cli, srv;
+	char buf[8192];
+
+	lo = tcp_listener(AF_INET, &ss, &sslen);
+	ASSERT_LE(0, lo);
+	ASSERT_EQ(0, region_attach(lo, &self->reg, 0));
+	ASSERT_EQ(0, tcp_pair(lo, &ss, sslen, &cli, &srv));
+	stream_fill(3, 0, buf, sizeof(buf));
+	copied0 = proc_paste_counter("PasteBytesCopied");
+	zc0 = proc_paste_counter("PasteBytesZeroCopy");
+	ASSERT_EQ(0, send_all(cli, buf, sizeof(buf)));
+	ASSERT_LT(0, recv_stream(srv, self->reg.map, 3, sizeof(buf), NULL, 0));
+	EXPECT_EQ(copied0 + (long long)sizeof(buf),
+		  proc_paste_counter("PasteBytesCopied"));
+	EXPECT_EQ(zc0, proc_paste_counter("PasteBytesZeroCopy"));
+	close(cli);
+	close(srv);
+	close(lo);
+}
+
+/* Tiny segments lose nothing, whichever way each is placed. */
+TEST_F(zc, small_messages_arrive_intact)
+{
+	const size_t len = 7 * 1500;
+	int srv;
+	pid_t pid;
+
+	pid = sender(self->port, 11, len, 7, true);
+	srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	ASSERT_LT(0, recv_stream(srv, self->reg.map, 11, len, NULL, 0));
+	ASSERT_EQ(0, wait_child(pid));
+	close(srv);
+}
+
+/*
+ * With references held the region runs dry: the ring gets ordinary pages,
+ * recvmsg reports ENOBUFS, and after release every byte still arrives.
+ */
+TEST_F(zc, exhausted_region_falls_back)
+{
+	const size_t len = 8 << 20;
+	struct paste_ref refs[256], *held;
+	long long fallback0;
+	size_t got = 0;
+	unsigned int nheld = 0, n, i;
+	bool full = false;
+	int srv;
+	pid_t pid;
+
+	held = calloc(self->reg.len / SLOT, sizeof(*held));
+	fallback0 = proc_paste_counter("PasteRxFallback");
+	pid = sender(self->port, 13, len, 65536, false);
+	srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	while (got < len) {
+		ssize_t r = paste_recv(srv, refs, 256, &n, 0);
+
+		if (r < 0 && errno == ENOBUFS) {
+			full = true;
+			ASSERT_EQ((int)nheld, paste_ioc(srv, PASTE_IOC_RELEASE,
+							held, nheld));
+			nheld = 0;
+			continue;
+		}
+		ASSERT_LT(0, r) TH_LOG("recvmsg: %s", strerror(errno));
+		for (i = 0; i < n; i++) {
+			ASSERT_TRUE(ref_matches(self->reg.map, &refs[i], 13, got));
+			got += refs[i].len;
+			held[nheld++] = refs[i];
+		}
+		/* Hold everything until the region is full, then release. */
+		if (full && nheld) {
+			ASSERT_EQ((int)nheld, paste_ioc(srv, PASTE_IOC_RELEASE,
+							held, nheld));
+			nheld = 0;
+		}
+	}
+	EXPECT_TRUE(full) TH_LOG("the region never ran out");
+	EXPECT_LT(fallback0, proc_paste_counter("PasteRxFallback"));
+	ASSERT_EQ(0, wait_child(pid));
+	close(srv);
+	free(held);
+}
+
+/* Closing the binding socket mid-stream unbinds; the stream goes on. */
+TEST_F(zc, unbind_under_load_loses_nothing)
+{
+	const size_t len = 4 << 20;
+	struct paste_ref refs[256];
+	long long zc0, zc1 = -1;
+	size_t got = 0;
+	unsigned int n, i;
+	int srv;
+	pid_t pid;
+
+	zc0 = proc_paste_counter("PasteBytesZeroCopy");
+	pid = sender(self->port, 17, len, 65536, false);
+	srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	while (got < len) {
+		ssize_t r = paste_recv(srv, refs, 256, &n, 0);
+
+		ASSERT_LT(0, r) TH_LOG("recvmsg: %s", strerror(errno));
+		for (i = 0; i < n; i++) {
+			ASSERT_TRUE(ref_matches(self->reg.map, &refs[i], 17, got));
+			got += refs[i].len;
+		}
+		ASSERT_EQ((int)n, paste_ioc(srv, PASTE_IOC_RELEASE, refs, n));
+		if (self->lsn >= 0 && got > len / 4) {
+			close(self->lsn);
+			self->lsn = -1;
+			zc1 = proc_paste_counter("PasteBytesZeroCopy");
+		}
+	}
+	EXPECT_LT(zc0, zc1) TH_LOG("nothing was zero-copy before unbind");
+	ASSERT_EQ(0, wait_child(pid));
+	close(srv);
+}
+
+/* Frames larger than a page span two slots (or a slot and a page). */
+TEST_F(zc, jumbo_frames_span_slots)
+{
+	const size_t len = 1 << 20;
+	long long zc0;
+	int srv;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_mtu(self->ifname, 6000));
+	zc0 = proc_paste_counter("PasteBytesZeroCopy");
+	pid = sender(self->port, 19, len, 65536, false);
+	srv = accept(self->lsn, NULL, NULL);
+	EXPECT_LE(0, srv);
+	if (srv >= 0)
+		EXPECT_LT(0, recv_stream(srv, self->reg.map, 19, len, NULL, 0));
+	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_LT(zc0, proc_paste_counter("PasteBytesZeroCopy"));
+	ASSERT_EQ(0, set_mtu(self->ifname, 1500));
+	close(srv);
+}
+
+/* Every way to get SIOCPASTEBIND wrong has its own errno. */
+TEST(bind_errors)
+{
+	struct paste_rxq_bind b = {};
+	char ifname[IFNAMSIZ];
+	struct region reg = { .fd = -1 }, small = { .fd = -1 };
+	struct paste_region_req req;
+	int a, c, st;
+	pid_t pid;
+
+	ASSERT_EQ(0, net_setup(ifname));
+	ASSERT_EQ(0, region_open(&reg, "zc-err", 1 << 20, false));
+	a = socket(AF_INET, SOCK_STREAM, 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+
+	EXPECT_EQ(-1, bind_rxq(a, ifname, 0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("no region");
+	ASSERT_EQ(0, region_attach(a, &reg, 0));
+
+	b.ifindex = if_nametoindex(ifname);
+	b.flags = 1;
+	EXPECT_EQ(-1, ioctl(a, SIOCPASTEBIND, &b));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("flags");
+	EXPECT_EQ(-1, bind_rxq(a, "lo", 0));
+	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("loopback");
+	b.flags = 0;
+	b.ifindex = 9999;
+	EXPECT_EQ(-1, ioctl(a, SIOCPASTEBIND, &b));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, bind_rxq(a, ifname, 64));
+	EXPECT_EQ(ERANGE, errno);
+
+	pid = fork();
+	if (!pid)
+		_exit(setuid(65534) || bind_rxq(a, ifname, 0) != -1 ||
+		      errno != EPERM);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("unprivileged bind not EPERM");
+
+	ASSERT_EQ(0, bind_rxq_wait(a, ifname));
+	EXPECT_EQ(-1, bind_rxq(a, ifname, 0));
+	EXPECT_EQ(EBUSY, errno) TH_LOG("same socket twice");
+	ASSERT_EQ(0, region_attach(c, &reg, 0));
+	EXPECT_EQ(-1, bind_rxq(c, ifname, 0));
+	EXPECT_EQ(EBUSY, errno) TH_LOG("queue bound already");
+	close(c);
+
+	ASSERT_EQ(0, region_open(&small, "zc-small", 1 << 20, false));
+	req = region_req(&small, 0);
+	req.slot_size = 2048;
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, region_attach_req(c, &req));
+	close(a);	/* unbinds, from a work item */
+	usleep(200000);
+	EXPECT_EQ(-1, bind_rxq(c, ifname, 0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("slots smaller than a page");
+	close(c);
+	region_close(&small);
+
+	ASSERT_EQ(0, region_open(&small, "zc-shm", 1 << 20, true));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, region_attach(c, &small, PASTE_REGION_VOLATILE));
+	EXPECT_EQ(-1, bind_rxq(c, ifname, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("volatile region");
+	close(c);
+	region_close(&small);
+	region_close(&reg);
+}
+
+TEST_HARNESS_MAIN
