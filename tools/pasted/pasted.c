@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <liburing.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -76,6 +78,8 @@ struct options {
 	unsigned int slot_size;
 	unsigned int idle_ms;		/* close a connection idle this long */
 	unsigned int request_ms;	/* ... or with a request this slow */
+	const char *rx_ifname;		/* paste: NIC whose queue 0 receives
+					 * into the region (zero copy) */
 	bool quiet;
 };
 
@@ -1711,6 +1715,10 @@ static void usage(FILE *f)
 "                       seconds (60)\n"
 "      --request-timeout S  answer 408 and close when a request is not\n"
 "                       complete S seconds after its first byte (10)\n"
+"      --zero-copy IF   paste mode: bind receive queue 0 of network device\n"
+"                       IF to the region, so that it receives straight\n"
+"                       into it (needs CAP_NET_ADMIN and a driver that\n"
+"                       can, e.g. virtio-net)\n"
 "  -q, --quiet          no summary at exit\n"
 "  -h, --help           this text\n"
 "POST /<key> stores the body durably before answering 201; GET /<key>\n"
@@ -1732,6 +1740,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "slot-size", required_argument, NULL, 'S' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "request-timeout", required_argument, NULL, 'T' },
+		{ "zero-copy", required_argument, NULL, 'Z' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -1813,6 +1822,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			*(ch == 'I' ? &o->idle_ms : &o->request_ms) = i * 1000;
 			break;
+		case 'Z':
+			o->rx_ifname = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -1826,6 +1838,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return -1;
+	}
+	if (o->rx_ifname && o->mode != M_PASTE) {
+		fprintf(stderr, "pasted: --zero-copy needs paste mode\n");
 		return -1;
 	}
 	if (o->kernel_flush && o->mode != M_PASTE) {
@@ -1887,6 +1903,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pasted: this kernel has no PASTE (SO_PASTE_REGION)\n");
 		if (err)
 			return die_errno("attach region", err);
+		if (s->opt.rx_ifname) {
+			struct paste_rxq_bind b = {
+				.ifindex = if_nametoindex(s->opt.rx_ifname),
+			};
+
+			if (!b.ifindex)
+				return die_errno(s->opt.rx_ifname, errno);
+			if (ioctl(s->lsn, SIOCPASTEBIND, &b))
+				return die_errno("bind rx queue (SIOCPASTEBIND)",
+						 errno);
+		}
 		if (getsockopt(s->lsn, SOL_SOCKET, SO_PASTE_REGION, &info, &len))
 			return die_errno("region info", errno);
 		s->nr_slots = info.nr_slots;
