@@ -6,7 +6,8 @@
 #
 #   crash-guest.sh serve MODE LOOP KFLUSH
 #	serve pasted from the pmem image until the power is cut; every boot
-#	after the first recovers what the previous one left
+#	after the first recovers what the previous one left. MODE paste-zc is
+#	paste mode with eth0's receive queue bound to the region (zero copy)
 #   crash-guest.sh trace SERVER KFLUSH CONNS MS
 #	run SERVER (pasted, or a seeded-bug build of it) in paste mode and
 #	crashload against it on loopback for MS ms, marking crash points
@@ -18,8 +19,18 @@ kflush=
 
 case "$1" in
 serve)
-	echo "paste-crash: pasted --mode $2 --loop $3 $kflush on $dir"
-	pasted --mode "$2" --loop "$3" $kflush --dir $dir --region 16 --port 8080
+	mode=$2 zc=
+	if [ "$mode" = paste-zc ]; then
+		mode=paste zc="--zero-copy eth0"
+		# The host checks that the device placed some payload.
+		while sleep 0.2; do
+			awk '$1 == "PasteBytesZeroCopy" && $2 > 0 {
+				print "paste-crash: zero-copy bytes " $2 }' /proc/net/paste
+		done &
+	fi
+	echo "paste-crash: pasted --mode $mode $zc --loop $3 $kflush on $dir"
+	pasted --mode "$mode" $zc --loop "$3" $kflush --dir $dir --region 16 \
+		--port 8080
 	echo "paste-crash: pasted exited with status $?"
 	;;
 trace)

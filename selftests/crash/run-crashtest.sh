@@ -13,7 +13,7 @@
 set -u
 build=$1 flavour=$2 cuts=$3
 shift 3
-modes=${*:-fsync fdatasync memcpy readmmap paste}
+modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -79,6 +79,18 @@ for mode in $modes; do
 			break
 		fi
 	done
+	# paste-zc must really have received in place, in some boot.
+	if [ "$mode" = paste-zc ]; then
+		n=$((n + 1))
+		if cat "$logs"/crash-paste-zc-*.log | tr -d '\r' |
+		   grep -q '^paste-crash: zero-copy bytes [1-9]'; then
+			pass=$((pass + 1))
+			echo "ok $n crash $mode: the NIC placed payload in the region"
+		else
+			fail=$((fail + 1))
+			echo "not ok $n crash $mode: no byte was received in place"
+		fi
+	fi
 done
 echo "crashtest: $pass passed, $fail failed"
 [ $fail -eq 0 ]
