@@ -13,8 +13,12 @@
 # paste.bench=insn instead brackets each run with insnmark (the host's
 # insncount plugin reports instruction counts there) and prints
 #   INSN,mode,loop,body,conns,requests,first_mark,second_mark
-# A mode "paste+N" runs pasted --slot-size N.
-# Parameters come from the kernel command line: paste.bench=quick|full|insn.
+# A mode "paste+N" runs pasted --slot-size N. A mode "M@nic" runs mode M
+# with wrk in another network namespace, across two virtio-net NICs joined
+# by a QEMU hub; "paste-zc" is paste@nic with the server NIC's receive
+# queue bound to the region (zero copy). paste.bench=nic compares those.
+# Parameters come from the kernel command line:
+# paste.bench=quick|full|pair|nic|insn, paste.modes=M1,M2,...
 profile=quick
 for a in $(cat /proc/cmdline); do
 	case "$a" in
@@ -28,7 +32,32 @@ case $profile in
 full)	msgs="1003:1135:127 1024:1156:151" conns="1 5 10 50 100" reps=3 secs=4 ;;
 insn)	msgs="1024:1156:151" conns="10" reps=1 secs=2 ;;
 pair)	msgs="1024:1156:151" conns="50" reps=5 secs=4 ;;
+nic)	msgs="1024:1156:151" conns="10 50" reps=3 secs=4
+	modes=${only:-paste@nic paste-zc} ;;
 *)	msgs="1024:1156:151" conns="1 10 50" reps=1 secs=3 ;;
+esac
+
+# The two hub NICs (run-bench.sh): the server's in this namespace, the
+# client's in namespace "client".
+nic_setup() {
+	for d in /sys/class/net/*; do
+		case $(cat "$d/address") in
+		52:54:00:50:00:01) nic=${d##*/} ;;
+		52:54:00:50:00:02) peer=${d##*/} ;;
+		esac
+	done
+	/sbin/ip netns add client &&
+	/sbin/ip link set "$peer" netns client &&
+	/sbin/ip -n client link set lo up &&
+	/sbin/ip -n client addr add 10.77.0.2/24 dev "$peer" &&
+	/sbin/ip -n client link set "$peer" up &&
+	/sbin/ip addr add 10.77.0.1/24 dev "$nic" &&
+	/sbin/ip link set "$nic" up &&
+	sleep 2 && /sbin/ip netns exec client ping -c 2 -W 2 10.77.0.1 > /dev/null
+}
+nic=
+case " $modes " in
+*@nic*|*paste-zc*) nic_setup || echo "BENCH-INFO no NIC pair: @nic modes will fail" ;;
 esac
 echo "BENCH-INFO profile=$profile secs=$secs reps=$reps cpus=$(nproc)"
 
@@ -59,11 +88,18 @@ body=${msg%%:*} rest=${msg#*:}
 total=${rest%%:*} reply=${rest#*:}
 for c in $conns; do
 for mode in $modes; do
-	slot=
-	[ "${mode#*+}" != "$mode" ] && slot="--slot-size ${mode#*+}"
+	slot= zc= client= url=http://127.0.0.1:8080/
+	m=${mode%@nic}
+	[ "${m#*+}" != "$m" ] && slot="--slot-size ${m#*+}"
+	if [ "$m" = paste-zc ]; then
+		m=paste zc="--zero-copy $nic"
+	fi
+	if [ "$mode" != "${mode%@nic}" ] || [ -n "$zc" ]; then
+		client="/sbin/ip netns exec client" url=http://10.77.0.1:8080/
+	fi
 	dir=/mnt/pmem/bench && rm -rf $dir && mkdir -p $dir
-	taskset -c 0 /paste/bin/pasted -m ${mode%%+*} -l $loop -p 8080 -d $dir -r 256 \
-		--reply-bytes "$reply" $slot > /tmp/pasted.log 2>&1 &
+	taskset -c 0 /paste/bin/pasted -m ${m%%+*} -l $loop -p 8080 -d $dir -r 256 \
+		--reply-bytes "$reply" $slot $zc > /tmp/pasted.log 2>&1 &
 	pid=$!
 	i=0
 	until wget -q -O /dev/null http://127.0.0.1:8080/ready 2>/dev/null; do
@@ -74,8 +110,8 @@ for mode in $modes; do
 	done
 	kbefore=$(counter PasteBytesCopied)
 	[ $profile = insn ] && insnmark && mark=$((mark + 1))
-	BODY=$body TOTAL=$total taskset -c 1 wrk -t1 -c$c -d${secs}s --latency \
-		-s /paste/post.lua http://127.0.0.1:8080/ > /tmp/wrk.out 2>&1
+	BODY=$body TOTAL=$total $client taskset -c 1 wrk -t1 -c$c -d${secs}s \
+		--latency -s /paste/post.lua $url > /tmp/wrk.out 2>&1
 	[ $profile = insn ] && insnmark && mark=$((mark + 1))
 	kafter=$(counter PasteBytesCopied)
 	kill -TERM $pid; wait $pid

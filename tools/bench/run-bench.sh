@@ -7,7 +7,8 @@
 # a table of medians with ratios, and gnuplot figures under build/bench/.
 # BENCH=full for the paper's whole grid (both messages, 1/5/10/50/100
 # connections, 3 repetitions); BENCH=pair for an A/B comparison at 50
-# connections (5 repetitions). BENCH_MODES=none,paste,paste+2048 limits
+# connections (5 repetitions); BENCH=nic for paste with and without zero
+# copy, the client crossing two virtio-net NICs (10 and 50 connections). BENCH_MODES=none,paste,paste+2048 limits
 # the modes ("paste+N" is pasted --slot-size N).
 set -u
 build=$1
@@ -29,12 +30,20 @@ shm=/dev/shm
 img=$shm/paste-bench-$$.img
 trap 'rm -f "$img"' EXIT
 modes=${BENCH_MODES:+ paste.modes=$BENCH_MODES}
+imodes=$modes
+[ "${BENCH:-}" = nic ] && [ -z "$modes" ] && imodes=" paste.modes=paste@nic,paste-zc"
+# Two NICs on a QEMU hub, for the modes that cross a NIC ("M@nic",
+# "paste-zc"): the client in the guest sends through one to the other.
+nics="-netdev hubport,id=b0,hubid=1
+	-device virtio-net-pci,netdev=b0,romfile=,mac=52:54:00:50:00:01
+	-netdev hubport,id=b1,hubid=1
+	-device virtio-net-pci,netdev=b1,romfile=,mac=52:54:00:50:00:02"
 
 echo "  BENCH   profile ${BENCH:-quick}: booting the lean kernel (log $log)"
 rm -f "$img"
 VM_TIMEOUT=${BENCH_TIMEOUT:-10800} PMEM_SIZE=1G VM_MEM=2G \
 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
-	"paste.run=bench paste.bench=${BENCH:-quick}$modes quiet" > /dev/null
+	"paste.run=bench paste.bench=${BENCH:-quick}$modes quiet" $nics > /dev/null
 grep -q 'BENCH-DONE' "$log" || { echo "make bench: the run did not finish; see $log"; exit 1; }
 { echo "mode,loop,body,req_bytes,resp_bytes,conns,rep,req_per_s,lat_avg_us,lat_p99_us,user_copied_per_req,kernel_copied_per_req,resp_bytes_seen"
   tr -d '\r' < "$log" | grep '^BENCH,' | cut -d, -f2-; } > "$out/results.csv"
@@ -55,8 +64,8 @@ done
 QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
 VM_TIMEOUT=3600 PMEM_SIZE=1G VM_MEM=2G \
 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$ilog" \
-	"paste.run=bench paste.bench=insn$modes quiet nokaslr" -nodefaults -L /usr/share/qemu \
-	-plugin "$build/qemu-plugins/insncount.so$fnargs" -d plugin > /dev/null
+	"paste.run=bench paste.bench=insn$imodes quiet nokaslr" -nodefaults -L /usr/share/qemu \
+	-plugin "$build/qemu-plugins/insncount.so$fnargs" -d plugin $nics > /dev/null
 rm -f "$img"
 grep -q 'BENCH-DONE' "$ilog" || { echo "make bench: the instruction run did not finish; see $ilog"; exit 1; }
 # Join each INSN line with the two marks around it.
