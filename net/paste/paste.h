@@ -48,6 +48,8 @@
  * @rx_hint: where the next search for a reclaimable @rx slot starts
  * @zerocopy: a device has been bound to the region: a free slot may still
  *	be referenced by an skb, and is only reused once its page is idle
+ * @nr_bound: receive queues bound to the region now
+ * @reclaim_work: with no queue bound, frees @rx slots whose skbs go away
  * @free_work: tears the region down in process context
  * @rcu: frees the structure after readers in softirq context are done
  */
@@ -76,6 +78,8 @@ struct paste_region {
 	u32 hint;
 	u32 rx_hint;
 	bool zerocopy;
+	u32 nr_bound;
+	struct delayed_work reclaim_work;
 
 	struct work_struct free_work;
 	struct rcu_head rcu;
@@ -145,7 +149,8 @@ u32 paste_slot_post(struct paste_region *r, u32 reserve);
 bool paste_slot_take_rx(struct paste_region *r, const struct page *page,
 			u32 *slot);
 void paste_slot_return_rx(struct paste_region *r, u32 slot);
-void paste_region_reclaim_rx(struct paste_region *r);
+void paste_region_bind_rx(struct paste_region *r);
+void paste_region_unbind_rx(struct paste_region *r);
 
 void paste_rxq_sock_destroy(struct sock *sk);
 int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg);

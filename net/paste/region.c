@@ -258,15 +258,11 @@ void paste_slot_return_rx(struct paste_region *r, u32 slot)
 	spin_unlock_bh(&r->lock);
 }
 
-/**
- * paste_region_reclaim_rx - free every filled slot no skb holds any more
- * @r: the region
- *
- * Called when a device is unbound; the rest of the time reclaim is lazy.
- */
-void paste_region_reclaim_rx(struct paste_region *r)
+/* Free every filled slot no skb holds any more; true if some remain. */
+static bool paste_region_reclaim_rx(struct paste_region *r)
 {
 	unsigned long s;
+	bool left;
 
 	spin_lock_bh(&r->lock);
 	for_each_set_bit(s, r->rx, r->nr_slots) {
@@ -277,7 +273,52 @@ void paste_region_reclaim_rx(struct paste_region *r)
 			r->nr_free++;
 		}
 	}
+	left = r->nr_rx && !r->nr_bound;
 	spin_unlock_bh(&r->lock);
+	return left;
+}
+
+/*
+ * With no queue bound, nothing hands out slots to reclaim on the way:
+ * poll for the skbs that still hold filled slots (queued on sockets,
+ * say) to go away.
+ */
+static void paste_region_reclaim_work(struct work_struct *work)
+{
+	struct paste_region *r = container_of(to_delayed_work(work),
+					      struct paste_region,
+					      reclaim_work);
+
+	if (paste_region_reclaim_rx(r))
+		schedule_delayed_work(&r->reclaim_work, HZ / 10);
+}
+
+/**
+ * paste_region_bind_rx - note a receive queue bound to the region
+ * @r: the region
+ */
+void paste_region_bind_rx(struct paste_region *r)
+{
+	spin_lock_bh(&r->lock);
+	r->zerocopy = true;
+	r->nr_bound++;
+	spin_unlock_bh(&r->lock);
+}
+
+/**
+ * paste_region_unbind_rx - note that a queue's ring holds no slot any more
+ * @r: the region
+ *
+ * Frees the filled slots that no skb holds, and keeps doing so for the
+ * others while no queue is bound.
+ */
+void paste_region_unbind_rx(struct paste_region *r)
+{
+	spin_lock_bh(&r->lock);
+	r->nr_bound--;
+	spin_unlock_bh(&r->lock);
+	if (paste_region_reclaim_rx(r))
+		schedule_delayed_work(&r->reclaim_work, HZ / 10);
 }
 
 static void paste_region_free_work(struct work_struct *work)
@@ -289,6 +330,7 @@ static void paste_region_free_work(struct work_struct *work)
 	list_del(&r->node);
 	mutex_unlock(&paste_regions_mutex);
 
+	cancel_delayed_work_sync(&r->reclaim_work);
 	unpin_user_pages_dirty_lock(r->pages, r->nr_pages, !r->dax);
 	paste_unaccount_pages(r);
 	inode_layout_unlock(file_inode(r->file));
@@ -574,6 +616,7 @@ static struct paste_region *paste_region_create(struct file *file,
 	refcount_set(&r->refcnt, 1);
 	spin_lock_init(&r->lock);
 	INIT_WORK(&r->free_work, paste_region_free_work);
+	INIT_DELAYED_WORK(&r->reclaim_work, paste_region_reclaim_work);
 	r->file = file;
 	r->offset = req->offset;
 	r->length = req->length;

@@ -13,7 +13,9 @@
  * held by a socket, or pinned. fsdax pages have no free callback, so an rx
  * buffer returns to the free map when its page is idle: the ring and every
  * skb that pointed at it let go. The check runs, a few buffers at a time,
- * whenever the region hands out a buffer, and over all rx buffers at unbind.
+ * whenever the region hands out a buffer, and over all rx buffers at
+ * unbind and then every 100 ms while rx buffers remain and no queue is
+ * bound.
  */
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
@@ -105,7 +107,7 @@ static int paste_rxq_unbind(struct paste_rxq *rxq, bool unregistering)
 	}
 	netdev_put(rxq->dev, &rxq->dev_tracker);
 	rxq->dev = NULL;
-	paste_region_reclaim_rx(rxq->region);
+	paste_region_unbind_rx(rxq->region);
 	return 0;
 }
 
@@ -233,13 +235,13 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 	rxq->region = r;
 	/* Leave a quarter of the region to receives that copy. */
 	rxq->reserve = r->nr_slots / 4;
-	spin_lock_bh(&r->lock);
-	r->zerocopy = true;
-	spin_unlock_bh(&r->lock);
+	paste_region_bind_rx(r);
 
 	err = dev->netdev_ops->ndo_paste_bind_rxq(dev, req.queue, rxq);
-	if (err)
+	if (err) {
+		paste_region_unbind_rx(r);
 		goto out;
+	}
 
 	refcount_inc(&r->refcnt);
 	rxq->dev = dev;
