@@ -49,11 +49,11 @@ nic_setup() {
 	/sbin/ip netns add client &&
 	/sbin/ip link set "$peer" netns client &&
 	/sbin/ip -n client link set lo up &&
-	/sbin/ip -n client addr add 10.77.0.2/24 dev "$peer" &&
+	/sbin/ip -n client addr add 10.78.0.2/24 dev "$peer" &&
 	/sbin/ip -n client link set "$peer" up &&
-	/sbin/ip addr add 10.77.0.1/24 dev "$nic" &&
+	/sbin/ip addr add 10.78.0.1/24 dev "$nic" &&
 	/sbin/ip link set "$nic" up &&
-	sleep 2 && /sbin/ip netns exec client ping -c 2 -W 2 10.77.0.1 > /dev/null
+	sleep 2 && /sbin/ip netns exec client ping -c 2 -W 2 10.78.0.1 > /dev/null
 }
 nic=
 case " $modes " in
@@ -95,7 +95,7 @@ for mode in $modes; do
 		m=paste zc="--zero-copy $nic"
 	fi
 	if [ "$mode" != "${mode%@nic}" ] || [ -n "$zc" ]; then
-		client="/sbin/ip netns exec client" url=http://10.77.0.1:8080/
+		client="/sbin/ip netns exec client" url=http://10.78.0.1:8080/
 	fi
 	dir=/mnt/pmem/bench && rm -rf $dir && mkdir -p $dir
 	taskset -c 0 /paste/bin/pasted -m ${m%%+*} -l $loop -p 8080 -d $dir -r 256 \
