@@ -46,6 +46,8 @@ struct paste_rxq {
 	struct work_struct release_work;
 };
 
+#define PASTE_RXQ_RESERVE	1024
+
 static LIST_HEAD(paste_rxqs);
 
 /**
@@ -233,8 +235,12 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 
 	rxq->queue = req.queue;
 	rxq->region = r;
-	/* Leave a quarter of the region to receives that copy. */
-	rxq->reserve = r->nr_slots / 4;
+	/*
+	 * Leave a quarter of the region, at most PASTE_RXQ_RESERVE slots, to
+	 * receives that copy: a larger share would send the NIC to its own
+	 * pages long before the region runs out.
+	 */
+	rxq->reserve = min(r->nr_slots / 4, PASTE_RXQ_RESERVE);
 	paste_region_bind_rx(r);
 
 	err = dev->netdev_ops->ndo_paste_bind_rxq(dev, req.queue, rxq);
