@@ -7,6 +7,7 @@
 #define PASTE_UTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,18 @@
 
 #define PMEM_DIR "/mnt/pmem"
 #define CACHELINE 64
+
+/* Run a shell command built like printf(); its system() status. */
+static inline int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
 
 /* Create (or reuse) a fully allocated, zeroed file of @len bytes. */
 static inline int pmem_file_create(const char *path, size_t len)

@@ -173,17 +173,6 @@ TEST_F(stress, hundred_connections)
  * A veth pair between this namespace and a child's: the client runs in the
  * child, so the bytes take the real IP path (veth xmit, GRO) into us.
  */
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void veth_client(int family, const char *addr, int port, int go_fd,
 			uint64_t bytes)
 {

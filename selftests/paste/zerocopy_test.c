@@ -57,17 +57,6 @@ static int ifname_of(const char *mac, char *name)
 	return found;
 }
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* Put the peer NIC in PEER_NS and address both ends; idempotent. */
 static int net_setup(char *bound)
 {
