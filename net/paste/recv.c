@@ -78,29 +78,50 @@ static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 }
 
 /*
+ * Find byte @offset in the data of @skb alone, which starts at stream
+ * offset *@start: true if it is there, with its page fragment (NULL for
+ * the linear part) in *@frag and the bytes to the end of that part in
+ * *@left. Otherwise *@start moves past @skb's data.
+ */
+static bool paste_frag_in(const struct sk_buff *skb, u32 offset, u32 *start,
+			  const skb_frag_t **frag, u32 *left)
+{
+	const struct skb_shared_info *shi = skb_shinfo(skb);
+	u32 end = *start + skb_headlen(skb);
+	int i;
+
+	*frag = NULL;
+	for (i = -1; i < shi->nr_frags; i++) {
+		if (i >= 0) {
+			*frag = &shi->frags[i];
+			end = *start + skb_frag_size(*frag);
+		}
+		if (offset < end) {
+			*left = end - offset;
+			return true;
+		}
+		*start = end;
+	}
+	return false;
+}
+
+/*
  * The page fragment of @skb that holds byte @offset, and in @left the
- * bytes from @offset to its end; NULL for the linear part and frag_list.
+ * bytes from @offset to its end; NULL for a linear part. GRO chains
+ * segments past MAX_SKB_FRAGS on the frag_list: their fragments count too.
  */
 static const skb_frag_t *paste_frag_at(const struct sk_buff *skb, u32 offset,
 				       u32 *left)
 {
-	const struct skb_shared_info *shi = skb_shinfo(skb);
-	u32 start = skb_headlen(skb);
-	int i;
+	const struct sk_buff *iter;
+	const skb_frag_t *frag;
+	u32 start = 0;
 
-	if (offset < start) {
-		*left = start - offset;
-		return NULL;
-	}
-	for (i = 0; i < shi->nr_frags; i++) {
-		u32 end = start + skb_frag_size(&shi->frags[i]);
-
-		if (offset < end) {
-			*left = end - offset;
-			return &shi->frags[i];
-		}
-		start = end;
-	}
+	if (paste_frag_in(skb, offset, &start, &frag, left))
+		return frag;
+	skb_walk_frags(skb, iter)
+		if (paste_frag_in(iter, offset, &start, &frag, left))
+			return frag;
 	*left = U32_MAX;
 	return NULL;
 }
