@@ -112,7 +112,19 @@ static bool paste_slot_idle(const struct paste_region *r, u32 slot)
 	return page_ref_count(r->pages[slot]) <= PASTE_PAGE_IDLE_REF;
 }
 
-/* Free the slots a device filled whose skbs are all gone. */
+/* Free filled slot @s if no ring or skb holds its page any more. */
+static void paste_rx_slot_reclaim_locked(struct paste_region *r,
+					 unsigned long s)
+{
+	if (!paste_slot_idle(r, s))
+		return;
+	__clear_bit(s, r->rx);
+	r->nr_rx--;
+	__set_bit(s, r->free);
+	r->nr_free++;
+}
+
+/* Free up to @budget of the slots a device filled whose skbs are gone. */
 static void paste_reclaim_rx_locked(struct paste_region *r, u32 budget)
 {
 	unsigned long s = r->rx_hint;
@@ -122,12 +134,7 @@ static void paste_reclaim_rx_locked(struct paste_region *r, u32 budget)
 		s = find_next_bit(r->rx, r->nr_slots, s);
 		if (s >= r->nr_slots)
 			s = find_first_bit(r->rx, r->nr_slots);
-		if (paste_slot_idle(r, s)) {
-			__clear_bit(s, r->rx);
-			r->nr_rx--;
-			__set_bit(s, r->free);
-			r->nr_free++;
-		}
+		paste_rx_slot_reclaim_locked(r, s);
 		s++;
 	}
 	r->rx_hint = s < r->nr_slots ? s : 0;
@@ -265,14 +272,8 @@ static bool paste_region_reclaim_rx(struct paste_region *r)
 	bool left;
 
 	spin_lock_bh(&r->lock);
-	for_each_set_bit(s, r->rx, r->nr_slots) {
-		if (paste_slot_idle(r, s)) {
-			__clear_bit(s, r->rx);
-			r->nr_rx--;
-			__set_bit(s, r->free);
-			r->nr_free++;
-		}
-	}
+	for_each_set_bit(s, r->rx, r->nr_slots)
+		paste_rx_slot_reclaim_locked(r, s);
 	left = r->nr_rx && !r->nr_bound;
 	spin_unlock_bh(&r->lock);
 	return left;
