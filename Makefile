@@ -29,7 +29,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 	$(REPO)/Documentation $(REPO)/patches -type f 2>/dev/null) $(REPO)/Kconfig
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
-	initramfs check check-host check-vm check-crash check-flush crashtest \
+	initramfs check check-host check-vm check-oracle check-crash check-flush crashtest \
 	flushcheck plugins run bench patchset \
 	checkpatch clean distclean
 
@@ -86,7 +86,7 @@ initramfs: selftests tools
 
 # ---------------------------------------------------------------- tests
 check:
-	@scripts/check.sh $(BUILD) check-host check-vm check-crash check-flush
+	@scripts/check.sh $(BUILD) check-host check-vm check-oracle check-crash check-flush
 
 check-host: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
@@ -109,6 +109,11 @@ plugins: $(BUILD)/.deps
 	@scripts/qemu-plugin-env.sh $(BUILD)
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) plugin
 	@$(MAKE) -s -C tools BUILD=$(BUILD) bench-plugin
+
+# Guest stores into the NVDIMM, counted by QEMU (insncount plugin), on the
+# zero-copy path and on the copy path.
+check-oracle: kernel-debug initramfs plugins
+	@selftests/vm/run-oracle.sh $(BUILD) debug
 
 check-flush: kernel-debug initramfs plugins
 	@selftests/crash/run-flushcheck.sh $(BUILD) debug 2

@@ -31,6 +31,15 @@ static inline int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
+/*
+ * The marker at which the insncount QEMU plugin (tools/bench/insncount.c)
+ * reports its counts; a NOP everywhere else.
+ */
+static inline void insn_mark(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x80, 0x49, 0x43, 0x4e, 0x54" ::: "memory");
+}
+
 /* Create (or reuse) a fully allocated, zeroed file of @len bytes. */
 static inline int pmem_file_create(const char *path, size_t len)
 {

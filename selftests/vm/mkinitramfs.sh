@@ -38,7 +38,7 @@ echo "# mke2fs defaults: the real ones" > "$root/etc/mke2fs.conf"
 cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
 
 cp "$here/init" "$root/init"
-cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" \
+cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" "$here/nic-pair.sh" \
 	"$here/../../tools/bench/bench-guest.sh" \
 	"$here/../crash/crash-guest.sh" "$root/paste/"
 cp "$here/../tests.list" "$root/paste/tests.list"

@@ -39,25 +39,10 @@ esac
 
 # The two hub NICs (run-bench.sh): the server's in this namespace, the
 # client's in namespace "client".
-nic_setup() {
-	for d in /sys/class/net/*; do
-		case $(cat "$d/address") in
-		52:54:00:50:00:01) nic=${d##*/} ;;
-		52:54:00:50:00:02) peer=${d##*/} ;;
-		esac
-	done
-	/sbin/ip netns add client &&
-	/sbin/ip link set "$peer" netns client &&
-	/sbin/ip -n client link set lo up &&
-	/sbin/ip -n client addr add 10.78.0.2/24 dev "$peer" &&
-	/sbin/ip -n client link set "$peer" up &&
-	/sbin/ip addr add 10.78.0.1/24 dev "$nic" &&
-	/sbin/ip link set "$nic" up &&
-	sleep 2 && /sbin/ip netns exec client ping -c 2 -W 2 10.78.0.1 > /dev/null
-}
+. /paste/nic-pair.sh
 nic=
 case " $modes " in
-*@nic*|*paste-zc*) nic_setup || echo "BENCH-INFO no NIC pair: @nic modes will fail" ;;
+*@nic*|*paste-zc*) nic_pair client || echo "BENCH-INFO no NIC pair: @nic modes will fail" ;;
 esac
 echo "BENCH-INFO profile=$profile secs=$secs reps=$reps cpus=$(nproc)"
 

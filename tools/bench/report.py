@@ -110,6 +110,14 @@ def table(med, msgs, insn, events, out):
                 row += f"{'-':>16}{'-':>14}" if not r else \
                     f"{int(r['insn_per_req_vcpu0']):>16}{int(r['insn_per_req_total']):>14}"
             lines.append(row)
+        if any("pmem_store_bytes_per_req" in r for r in insn.values()):
+            lines.append("bytes guest instructions store into the NVDIMM per request "
+                         "(payload, log, snapshot; the NIC's DMA is not counted):")
+            for m in MODES:
+                vals = [insn[(m, lp)].get("pmem_store_bytes_per_req") for lp in loops
+                        if (m, lp) in insn]
+                if vals:
+                    lines.append(f"  {m:<9} " + " / ".join(f"{v:>7}" for v in vals))
         for lp in loops:
             best = min((m for m in PERSISTING if (m, lp) in insn),
                        key=lambda m: int(insn[(m, lp)]["insn_per_req_total"]),

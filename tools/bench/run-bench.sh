@@ -65,11 +65,12 @@ QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-g
 VM_TIMEOUT=3600 PMEM_SIZE=1G VM_MEM=2G \
 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$ilog" \
 	"paste.run=bench paste.bench=insn$imodes quiet nokaslr" -nodefaults -L /usr/share/qemu \
-	-plugin "$build/qemu-plugins/insncount.so$fnargs" -d plugin $nics > /dev/null
+	-plugin "$build/qemu-plugins/insncount.so,pmem=100000000:40000000$fnargs" -d plugin $nics > /dev/null
 rm -f "$img"
 grep -q 'BENCH-DONE' "$ilog" || { echo "make bench: the instruction run did not finish; see $ilog"; exit 1; }
 # Join each INSN line with the two marks around it.
 tr -d '\r' < "$ilog" | awk -F, -v ev="$out/events.csv" '
+	/^insncount: mark [0-9]+ pmem / { pm[$3] = $5; next }
 	/^insncount: mark [0-9]+ fn / {
 		nf = split($0, f, " ")
 		for (i = 5; i < nf; i += 2) { fn[f[3], f[i]] = f[i + 1]; names[f[i]] = 1 }
@@ -84,14 +85,14 @@ tr -d '\r' < "$ilog" | awk -F, -v ev="$out/events.csv" '
 	}
 	/^INSN,/ { line[++n] = $0 }
 	END {
-		print "mode,loop,body,conns,requests,insn_per_req_vcpu0,insn_per_req_total"
+		print "mode,loop,body,conns,requests,insn_per_req_vcpu0,insn_per_req_total,pmem_store_bytes_per_req"
 		print "mode,loop,event,per_request" > ev
 		for (i = 1; i <= n; i++) {
 			split(line[i], g, ",")
 			a = g[7]; b = g[8]; r = g[6]
 			if (r > 0 && (b in all) && (a in all)) {
-				printf "%s,%s,%s,%s,%s,%.0f,%.0f\n", g[2], g[3], g[4], g[5], r,
-					(v0[b] - v0[a]) / r, (all[b] - all[a]) / r
+				printf "%s,%s,%s,%s,%s,%.0f,%.0f,%.0f\n", g[2], g[3], g[4], g[5], r,
+					(v0[b] - v0[a]) / r, (all[b] - all[a]) / r, (pm[b] - pm[a]) / r
 				for (e in names)
 					printf "%s,%s,%s,%.3f\n", g[2], g[3], e,
 						(fn[b, e] - fn[a, e]) / r > ev
