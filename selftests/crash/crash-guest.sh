@@ -8,9 +8,14 @@
 #	serve pasted from the pmem image until the power is cut; every boot
 #	after the first recovers what the previous one left. MODE paste-zc is
 #	paste mode with eth0's receive queue bound to the region (zero copy)
-#   crash-guest.sh trace SERVER KFLUSH CONNS MS
-#	run SERVER (pasted, or a seeded-bug build of it) in paste mode and
-#	crashload against it on loopback for MS ms, marking crash points
+#   crash-guest.sh trace SERVER KFLUSH CONNS MS ZC LOOP
+#	run SERVER (pasted, or a seeded-bug build of it) in paste mode on
+#	event loop LOOP and crashload against it on loopback for 1 s;
+#	SIGKILL it, start it again (it recovers) and run crashload for MS
+#	ms, marking crash points.
+#	ZC=1: crashload runs in namespace "client" and its requests cross
+#	the hub NIC pair into the server's NIC, whose receive queue is
+#	bound to the region (zero copy)
 dir=/mnt/pmem/crash
 mkdir -p $dir
 kflush=
@@ -30,17 +35,43 @@ serve)
 	fi
 	echo "paste-crash: pasted --mode $mode $zc --loop $3 $kflush on $dir"
 	pasted --mode "$mode" $zc --loop "$3" $kflush --dir $dir --region 16 \
-		--port 8080
+		--wal 1024 --port 8080
 	echo "paste-crash: pasted exited with status $?"
 	;;
 trace)
 	grep -i 'persistent memory' /proc/iomem | sed 's/^ */paste-crash: iomem /'
-	echo "paste-crash: $2 --mode paste $kflush, crashload $4 connections, $5 ms"
-	"$2" --mode paste $kflush --dir $dir --region 16 --port 8080 --quiet &
-	pid=$!
-	crashload ready --wait 120 || echo "paste-crash: server did not come up"
-	crashload load --conns "$4" --duration "$5" --markers --run 0 \
-		--state /tmp/crash.state || echo "paste-crash: load failed"
+	server=$2 conns=$4 ms=$5 loop=${7:-epoll}
+	zc= host=127.0.0.1 client=
+	if [ "$6" = 1 ]; then
+		. /paste/nic-pair.sh
+		nic_pair client || echo "paste-crash: no NIC pair"
+		zc="--zero-copy $nic" host=10.78.0.1
+		client="/sbin/ip netns exec client"
+	fi
+	start_server() {
+		"$server" --mode paste --loop "$loop" $kflush $zc --dir $dir \
+			--region 16 --wal 1024 --port 8080 --quiet &
+		pid=$!
+		$client crashload ready --host $host --wait 120 ||
+			echo "paste-crash: server did not come up"
+	}
+	load() {
+		$client crashload load --host $host --conns "$conns" --keys 6 \
+			--pipeline 8 --hostile --state /tmp/crash.state "$@" ||
+			echo "paste-crash: load failed"
+	}
+	echo "paste-crash: $server --mode paste --loop $loop $kflush $zc, crashload $conns connections, $ms ms"
+	# Untraced first run, then SIGKILL: the traced run starts with a
+	# recovery, and its crash points check that run's keys too.
+	start_server
+	load --run 0 --duration 1000
+	kill -KILL $pid
+	wait $pid
+	sed 's/^/paste-crash: record /' /tmp/crash.state
+	start_server
+	load --run 1 --duration "$ms" --markers
+	awk '$1 == "PasteBytesZeroCopy" { print "paste-crash: zero-copy bytes " $2 }' \
+		/proc/net/paste
 	kill -TERM $pid
 	wait $pid
 	echo "paste-crash: trace done"

@@ -2,22 +2,43 @@
 /*
  * crashload: the client side of the power-cut tests.
  *
- *   crashload load   POSTs unique keys with checksummed bodies over N
- *                    connections and records what was acknowledged; it
- *                    cuts the power (SIGKILL to QEMU) at a chosen moment,
- *                    or marks crash points for the flush-ordering checker.
- *   crashload verify GETs what earlier runs recorded: every acknowledged
- *                    key must hold its exact body, a key in flight at the
- *                    cut is absent or exact, a key never sent is absent.
+ *   crashload load   POSTs checksummed, versioned values over N connections
+ *                    and records what was acknowledged; it cuts the power
+ *                    (SIGKILL to QEMU) at a chosen moment, or marks crash
+ *                    points for the flush-ordering checker.
+ *   crashload verify GETs what earlier runs recorded and checks that the
+ *                    server's state is one the acknowledgements allow.
  *
- * Key "k<run>-<conn>-<seq>"; each connection sends its keys in order, one
- * at a time, so a run is recorded as one line per connection:
+ * Each connection of run R sends requests numbered 1, 2, ... in batches
+ * that a seed-free function of (R, connection, batch) shapes, so that
+ * verify can rebuild them:
  *
- *   <run> <conn> <acked> <inflight>
+ *   - a batch is 1..PIPELINE requests sent back to back (pipelined);
+ *   - request n writes "kR-C-n" (unique keys), or with --keys K one of K
+ *     keys "kR-C-sS" that the connection keeps overwriting;
+ *   - the value of request n starts "v<n>." and ends in "#" and a hash of
+ *     what precedes it, so a value names its version and a torn or mixed
+ *     one is recognised.
  *
- * (keys 1..acked acknowledged, key acked+1 sent but not acknowledged when
- * inflight is 1). One thread drives every connection with poll(), so the
- * record is exact at any instant, which the crash-point markers rely on.
+ * --hostile adds what real and hostile clients do: writes cut at random
+ * sizes (down to one byte), a stray CRLF before a request, bodies up to
+ * pasted's limit (16 KiB), a connection closed after an answered batch
+ * with one more CRLF queued behind it, and batches abandoned mid-stream
+ * (closed after a random number of bytes, possibly inside a request).
+ * An abandoned batch writes keys of its own ("kR-C-xN"), since the server
+ * may still apply it after requests sent later on another connection.
+ *
+ * A run is recorded as one line per connection:
+ *
+ *   <run> <conn> <acked> <sent> <keys> <pipeline> <hostile>
+ *
+ * Requests 1..acked were acknowledged (or abandoned); acked+1..sent were
+ * sent and not answered. After a power cut, the connection's keys must be
+ * what applying requests 1..p leaves, for some p in [acked, sent]: no
+ * acknowledged write lost or rolled back, none applied out of order, no
+ * value torn. An abandoned request's key is absent or exact. One thread
+ * drives every connection with poll(), so the record is exact at any
+ * instant, which the crash-point markers rely on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,19 +47,24 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNS	64
 #define MAX_RUNS	256
-#define MAX_BODY	4000
-#define REQ_CAP		(MAX_BODY + 512)
+#define MAX_KEYS	64
+#define MAX_PIPELINE	16
+#define MAX_BODY	16384	/* pasted's HTTP_MAX_BODY */
+#define SMALL_BODY	4000
+#define REQ_CAP		(MAX_PIPELINE * (MAX_BODY + 256))
 #define RESP_CAP	(MAX_BODY + 4096)
 
 struct options {
@@ -46,16 +72,19 @@ struct options {
 	int port;
 	int conns;
 	int run;
+	int keys;		/* 0: unique keys */
+	int pipeline;
+	bool hostile;
 	uint64_t seed;
 	int kill_pid;
 	int kill_after_ms;
 	int duration_ms;
-	int markers;		/* crash-point markers for the checker */
+	int markers;		/* crash points for the checker */
 	int sample;		/* verify: keys sampled from older runs */
 	const char *state;
 };
 
-/* ------------------------------------------------------------ bodies */
+/* ------------------------------------------------------------ schedule */
 
 static uint64_t fnv1a(const char *s, size_t n)
 {
@@ -76,23 +105,75 @@ static uint64_t xorshift(uint64_t *x)
 	return *x;
 }
 
-static int key_name(char *buf, size_t cap, int run, int conn, uint32_t seq)
+static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
 {
-	return snprintf(buf, cap, "k%d-%d-%u", run, conn, seq);
+	uint64_t x = a * 0x9e3779b97f4a7c15ULL ^ b * 0xbf58476d1ce4e5b9ULL ^
+		     c * 0x94d049bb133111ebULL;
+
+	x ^= x >> 31;
+	x *= 0xd6e8feb86659fd39ULL;
+	return x ^ (x >> 29);
+}
+
+/* What verify needs to rebuild one connection's requests. */
+struct stream {
+	int run, conn, keys, pipeline;
+	bool hostile;
+};
+
+struct batch {
+	uint32_t first, n;	/* requests first..first+n-1 */
+	bool abandoned;		/* closed after a random number of bytes */
+	bool close_after;	/* answered, then CRLF and close */
+};
+
+/* Batch @j, whose first request is @first. */
+static struct batch batch_of(const struct stream *st, uint32_t j, uint32_t first)
+{
+	uint64_t h = mix(st->run, st->conn, j);
+	struct batch b = { .first = first, .n = 1 + h % st->pipeline };
+
+	if (st->hostile) {
+		b.abandoned = (h >> 16) % 16 == 0;
+		b.close_after = !b.abandoned && (h >> 24) % 12 == 0;
+	}
+	return b;
+}
+
+/* Key of request @n; @abandoned: in an abandoned batch. */
+static void key_of(const struct stream *st, uint32_t n, bool abandoned,
+		   char *buf, size_t cap)
+{
+	if (abandoned)
+		snprintf(buf, cap, "k%d-%d-x%u", st->run, st->conn, n);
+	else if (st->keys)
+		snprintf(buf, cap, "k%d-%d-s%u", st->run, st->conn,
+			 (unsigned int)(mix(st->run, st->conn, n + (1ULL << 40)) %
+					st->keys));
+	else
+		snprintf(buf, cap, "k%d-%d-%u", st->run, st->conn, n);
+}
+
+/* Overwrite key slot of request @n (keys > 0, not abandoned). */
+static unsigned int slot_of(const struct stream *st, uint32_t n)
+{
+	return mix(st->run, st->conn, n + (1ULL << 40)) % st->keys;
 }
 
 /*
- * The body of a key: 16 to MAX_BODY printable bytes derived from the key,
- * ending in "#" and the FNV-1a hash of what precedes it (16 hex digits),
- * so a torn or mixed value is recognised even without the key.
+ * The value request @n writes to @key: "v<n>.", printable bytes, "#" and
+ * the FNV-1a hash of what precedes it. Hostile streams sometimes send
+ * bodies up to MAX_BODY.
  */
-static size_t body_of(const char *key, char *out)
+static size_t body_of(const struct stream *st, const char *key, uint32_t n,
+		      char *out)
 {
-	uint64_t x = fnv1a(key, strlen(key)) | 1;
-	size_t len = 16 + xorshift(&x) % (MAX_BODY - 16 - 17 + 1);
-	size_t i;
+	uint64_t x = mix(fnv1a(key, strlen(key)), n, 7) | 1;
+	size_t max = st->hostile && xorshift(&x) % 16 == 0 ? MAX_BODY : SMALL_BODY;
+	size_t len = 16 + xorshift(&x) % (max - 16 - 17 + 1);
+	size_t i = snprintf(out, 16, "v%u.", n);
 
-	for (i = 0; i < len; i++)
+	for (; i < len; i++)
 		out[i] = 'a' + xorshift(&x) % 26;
 	out[len] = '#';
 	snprintf(out + len + 1, 17, "%016llx",
@@ -100,61 +181,61 @@ static size_t body_of(const char *key, char *out)
 	return len + 17;
 }
 
-static bool body_self_consistent(const char *b, size_t n)
+/* The version a value names, or 0 if it is not a complete value. */
+static uint32_t version_of(const char *b, size_t n)
 {
 	char want[17];
 
-	if (n < 18 || b[n - 17] != '#')
-		return false;
+	if (n < 18 || b[n - 17] != '#' || b[0] != 'v')
+		return 0;
 	snprintf(want, sizeof(want), "%016llx",
 		 (unsigned long long)fnv1a(b, n - 17));
-	return memcmp(want, b + n - 16, 16) == 0;
+	if (memcmp(want, b + n - 16, 16))
+		return 0;
+	return strtoul(b + 1, NULL, 10);
 }
 
 /* ------------------------------------------------------------ connections */
 
-struct job {
-	int run, conn;
-	uint32_t seq;
-	bool post;
-};
-
 struct conn {
 	int fd;
 	bool busy;
-	struct job job;
-	char req[REQ_CAP];
-	size_t req_len, req_sent;
+	uint32_t next_batch;
+	struct batch b;
+	uint32_t answered;
+	char *req;
+	size_t req_len, req_sent, send_limit;
 	char resp[RESP_CAP];
 	size_t resp_len;
 };
 
 struct record {
 	int run, conn;
-	uint32_t acked;
-	int inflight;
-};
-
-struct verify_plan {
-	struct record rec[MAX_RUNS * MAX_CONNS];
-	int nrec, last_run;
-	/* per connection: the keys it still has to check */
-	struct { int rec; uint32_t seq, end; uint32_t sampled; } cur[MAX_CONNS];
-	int next_rec;
-	uint64_t rng;
+	uint32_t acked, sent;
+	int keys, pipeline, hostile;
 };
 
 struct client {
 	struct options opt;
 	struct conn c[MAX_CONNS];
 	int nconns;
+	uint64_t rng;		/* segmentation and cut points: not replayed */
+	bool killed;
+	char body[MAX_BODY + 32];
 	/* load */
-	uint32_t acked[MAX_CONNS];
-	bool inflight[MAX_CONNS];
+	uint32_t acked[MAX_CONNS], sent[MAX_CONNS];
+	uint64_t requests, stray, abandoned, reconnects;
+	uint64_t marked;	/* crash points: multiples of 97 passed */
+	int points;
 	/* verify */
-	struct verify_plan *plan;
-	uint64_t checked, violations, absent_inflight;
+	uint64_t checked, violations;
 };
+
+static struct stream stream_of(const struct options *o, int conn)
+{
+	return (struct stream){ .run = o->run, .conn = conn, .keys = o->keys,
+				.pipeline = o->pipeline, .hostile = o->hostile };
+}
 
 static int dial(const struct options *o)
 {
@@ -177,57 +258,91 @@ static int dial(const struct options *o)
 	return fd;
 }
 
-static void build_request(struct conn *c)
+/* Queue the next batch of connection @i. */
+static void start_batch(struct client *cl, int i)
 {
-	char key[64], body[MAX_BODY + 32];
-	size_t blen;
+	struct stream st = stream_of(&cl->opt, i);
+	struct conn *c = &cl->c[i];
+	char key[64], *p = c->req;
+	uint32_t k;
 
-	key_name(key, sizeof(key), c->job.run, c->job.conn, c->job.seq);
-	if (c->job.post) {
-		blen = body_of(key, body);
-		c->req_len = snprintf(c->req, sizeof(c->req),
-				      "POST /%s HTTP/1.1\r\nHost: pasted\r\n"
-				      "Content-Length: %zu\r\n\r\n", key, blen);
-		memcpy(c->req + c->req_len, body, blen);
-		c->req_len += blen;
-	} else {
-		c->req_len = snprintf(c->req, sizeof(c->req),
-				      "GET /%s HTTP/1.1\r\nHost: pasted\r\n\r\n",
-				      key);
+	c->b = batch_of(&st, c->next_batch++, cl->sent[i] + 1);
+	for (k = 0; k < c->b.n; k++) {
+		uint32_t n = c->b.first + k;
+		size_t blen;
+
+		if (st.hostile && xorshift(&cl->rng) % 8 == 0) {
+			memcpy(p, "\r\n", 2);
+			p += 2;
+			cl->stray++;
+		}
+		key_of(&st, n, c->b.abandoned, key, sizeof(key));
+		blen = body_of(&st, key, n, cl->body);
+		p += sprintf(p, "POST /%s HTTP/1.1\r\nHost: pasted\r\n"
+			     "Content-Length: %zu\r\n\r\n", key, blen);
+		memcpy(p, cl->body, blen);
+		p += blen;
 	}
+	c->req_len = p - c->req;
 	c->req_sent = 0;
+	c->send_limit = c->req_len;
+	if (c->b.abandoned) {
+		c->send_limit = xorshift(&cl->rng) % c->req_len + 1;
+		cl->abandoned++;
+	}
 	c->resp_len = 0;
+	c->answered = 0;
 	c->busy = true;
+	cl->sent[i] = c->b.first + c->b.n - 1;
+	cl->requests += c->b.n;
+}
+
+/* How many bytes the next send() of a hostile client writes. */
+static size_t segment(struct client *cl, size_t left)
+{
+	uint64_t r = xorshift(&cl->rng);
+
+	if (!cl->opt.hostile)
+		return left;
+	switch (r % 4) {
+	case 0:
+		r = 1 + (r >> 8) % 16;		/* a few bytes */
+		break;
+	case 1:
+		r = 1 + (r >> 8) % 1500;	/* about a segment */
+		break;
+	default:
+		return left;
+	}
+	return r < left ? r : left;
 }
 
 /*
- * A complete response in @c->resp: 1 with its status and body, 0 if more
+ * One complete response at the start of @c->resp: its length, 0 if more
  * bytes are needed, -EPROTO if it is not HTTP.
  */
-static int parse_response(struct conn *c, int *status, const char **body,
-			  size_t *blen)
+static int parse_response(const char *buf, size_t len, int *status,
+			  const char **body, size_t *blen)
 {
 	const char *end, *cl;
-	size_t head, len = 0;
+	size_t head, n = 0;
 
-	end = memmem(c->resp, c->resp_len, "\r\n\r\n", 4);
+	end = memmem(buf, len, "\r\n\r\n", 4);
 	if (!end)
-		return c->resp_len == sizeof(c->resp) ? -EPROTO : 0;
-	head = end + 4 - c->resp;
-	if (sscanf(c->resp, "HTTP/1.1 %d", status) != 1)
+		return len >= RESP_CAP ? -EPROTO : 0;
+	head = end + 4 - buf;
+	if (sscanf(buf, "HTTP/1.1 %d", status) != 1)
 		return -EPROTO;
-	cl = memmem(c->resp, head, "Content-Length:", 15);
+	cl = memmem(buf, head, "Content-Length:", 15);
 	if (cl)
-		len = strtoul(cl + 15, NULL, 10);
-	if (len > sizeof(c->resp) - head)
+		n = strtoul(cl + 15, NULL, 10);
+	if (n > RESP_CAP - head)
 		return -EPROTO;
-	if (c->resp_len < head + len)
+	if (len < head + n)
 		return 0;
-	if (c->resp_len != head + len)
-		return -EPROTO;	/* we never pipeline */
-	*body = c->resp + head;
-	*blen = len;
-	return 1;
+	*body = buf + head;
+	*blen = n;
+	return head + n;
 }
 
 static long now_ms(void)
@@ -241,8 +356,8 @@ static long now_ms(void)
 /*
  * A crash point for the flush-ordering checker: the TCG plugin recognises
  * this exact instruction (a NOP with "PAST" as displacement) and writes
- * its crash image when it executes. What is printed just before it is
- * exactly what was acknowledged at that instant.
+ * its crash image when it executes. What is printed just before it, the
+ * state-file record with ':' for ' ', is what was acknowledged then.
  */
 static void crash_point(struct client *cl, int id)
 {
@@ -250,23 +365,127 @@ static void crash_point(struct client *cl, int id)
 
 	printf("CRASHPOINT %d", id);
 	for (i = 0; i < cl->nconns; i++)
-		printf(" %d:%u:%d", i, cl->acked[i], cl->inflight[i]);
+		printf(" %d:%d:%u:%u:%d:%d:%d", cl->opt.run, i, cl->acked[i],
+		       cl->sent[i], cl->opt.keys, cl->opt.pipeline,
+		       cl->opt.hostile);
 	printf("\n");
 	fflush(stdout);
+	/* On the console, let the line out before the plugin speaks. */
+	tcdrain(STDOUT_FILENO);
 	__asm__ volatile(".byte 0x0f, 0x1f, 0x80, 0x50, 0x41, 0x53, 0x54"
 			 ::: "memory");
 }
 
-typedef int (*next_job_fn)(struct client *cl, int i, struct job *job);
-typedef int (*done_fn)(struct client *cl, int i, int status,
-		       const char *body, size_t blen);
+/*
+ * A crash point each time the acknowledged total passes a multiple of 97
+ * (a prime: points land on all connections). Abandoned batches move the
+ * total by more than one; the points are numbered as the plugin counts
+ * them, one per marker executed.
+ */
+static void maybe_crash_point(struct client *cl)
+{
+	static const uint64_t every = 97;
+	uint64_t total = 0;
+	int j;
 
-/* Drive every connection until next_job() says stop or @deadline passes. */
-static int drive(struct client *cl, next_job_fn next_job, done_fn done,
-		 long deadline, long kill_at)
+	if (!cl->opt.markers)
+		return;
+	for (j = 0; j < cl->nconns; j++)
+		total += cl->acked[j];
+	if (total / every > cl->marked) {
+		cl->marked = total / every;
+		crash_point(cl, ++cl->points);
+	}
+}
+
+/* Close connection @i and dial again. */
+static int redial(struct client *cl, int i)
+{
+	close(cl->c[i].fd);
+	cl->c[i].fd = dial(&cl->opt);
+	cl->reconnects++;
+	return cl->c[i].fd < 0 ? cl->c[i].fd : 0;
+}
+
+/* A 201 for the next request of connection @i. */
+static int acknowledged(struct client *cl, int i, int status)
+{
+	struct conn *c = &cl->c[i];
+
+	if (status != 201) {
+		fprintf(stderr, "crashload: POST %u of run %d conn %d: status %d\n",
+			c->b.first + c->answered, cl->opt.run, i, status);
+		return -EPROTO;
+	}
+	c->answered++;
+	cl->acked[i]++;
+	maybe_crash_point(cl);
+	return 0;
+}
+
+/* Send what connection @i may send now. */
+static int conn_send(struct client *cl, int i)
+{
+	struct conn *c = &cl->c[i];
+	ssize_t n = send(c->fd, c->req + c->req_sent,
+			 segment(cl, c->send_limit - c->req_sent), MSG_NOSIGNAL);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	c->req_sent += n;
+	if (c->b.abandoned && c->req_sent == c->send_limit) {
+		/* Nothing of it was acknowledged; none of it ever will be. */
+		cl->acked[i] = cl->sent[i];
+		c->busy = false;
+		maybe_crash_point(cl);
+		return redial(cl, i);
+	}
+	return 0;
+}
+
+/* Read and account the responses that arrived on connection @i. */
+static int conn_recv(struct client *cl, int i)
+{
+	struct conn *c = &cl->c[i];
+	const char *body;
+	size_t blen;
+	int status, r, err;
+	ssize_t n;
+
+	n = recv(c->fd, c->resp + c->resp_len, sizeof(c->resp) - c->resp_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return n ? -errno : -ECONNRESET;
+	c->resp_len += n;
+	while ((r = parse_response(c->resp, c->resp_len, &status, &body,
+				   &blen)) > 0) {
+		if (c->answered == c->b.n)
+			return -EPROTO;		/* an answer nobody asked for */
+		err = acknowledged(cl, i, status);
+		if (err)
+			return err;
+		memmove(c->resp, c->resp + r, c->resp_len - r);
+		c->resp_len -= r;
+	}
+	if (r < 0)
+		return r;
+	if (c->answered < c->b.n)
+		return 0;
+	c->busy = false;
+	if (!c->b.close_after)
+		return 0;
+	/* Bytes behind the last request, then a close. */
+	if (send(c->fd, "\r\n", 2, MSG_NOSIGNAL) < 0)
+		return -errno;
+	return redial(cl, i);
+}
+
+/* Drive every connection until @deadline passes. */
+static int drive(struct client *cl, long deadline, long kill_at)
 {
 	struct pollfd pfd[MAX_CONNS];
-	int i, active, err;
+	int i, err;
 
 	for (;;) {
 		long now = now_ms();
@@ -276,66 +495,32 @@ static int drive(struct client *cl, next_job_fn next_job, done_fn done,
 			 * unless it was already on its way to us. */
 			if (kill(cl->opt.kill_pid, SIGKILL))
 				return -errno;
+			cl->killed = true;
 			kill_at = 0;
 			deadline = now + 2000;
 		}
 		if (deadline && now >= deadline)
 			return 0;
-		active = 0;
 		for (i = 0; i < cl->nconns; i++) {
 			struct conn *c = &cl->c[i];
 
-			if (!c->busy && c->fd >= 0) {
-				err = next_job(cl, i, &c->job);
-				if (err < 0)
-					return err;
-				if (err == 0) {
-					close(c->fd);
-					c->fd = -1;
-				} else {
-					build_request(c);
-				}
-			}
+			if (!c->busy && !cl->killed)
+				start_batch(cl, i);
 			pfd[i].fd = c->fd;
-			pfd[i].events = c->req_sent < c->req_len ? POLLOUT : POLLIN;
-			active += c->fd >= 0;
+			pfd[i].events = POLLIN;
+			if (c->req_sent < c->send_limit)
+				pfd[i].events |= POLLOUT;
 		}
-		if (!active)
-			return 0;
 		if (poll(pfd, cl->nconns, 50) < 0 && errno != EINTR)
 			return -errno;
 		for (i = 0; i < cl->nconns; i++) {
-			struct conn *c = &cl->c[i];
-			const char *body;
-			int status, r;
-			size_t blen;
-			ssize_t n;
+			short ev = pfd[i].revents;
 
-			if (c->fd < 0 || !pfd[i].revents)
-				continue;
-			if (c->req_sent < c->req_len) {
-				n = send(c->fd, c->req + c->req_sent,
-					 c->req_len - c->req_sent, MSG_NOSIGNAL);
-				if (n < 0 && errno != EAGAIN && errno != EINTR)
-					return -errno;
-				if (n > 0)
-					c->req_sent += n;
-				continue;
-			}
-			n = recv(c->fd, c->resp + c->resp_len,
-				 sizeof(c->resp) - c->resp_len, 0);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (n <= 0)
-				return n ? -errno : -ECONNRESET;
-			c->resp_len += n;
-			r = parse_response(c, &status, &body, &blen);
-			if (r < 0)
-				return r;
-			if (r == 0)
-				continue;
-			c->busy = false;
-			err = done(cl, i, status, body, blen);
+			err = 0;
+			if (ev & POLLOUT)
+				err = conn_send(cl, i);
+			else if (ev & (POLLIN | POLLHUP | POLLERR))
+				err = conn_recv(cl, i);
 			if (err)
 				return err;
 		}
@@ -343,46 +528,6 @@ static int drive(struct client *cl, next_job_fn next_job, done_fn done,
 }
 
 /* ------------------------------------------------------------ load */
-
-static int load_next(struct client *cl, int i, struct job *job)
-{
-	*job = (struct job){ .run = cl->opt.run, .conn = i,
-			     .seq = cl->acked[i] + 1, .post = true };
-	cl->inflight[i] = true;
-	return 1;
-}
-
-static int load_done(struct client *cl, int i, int status, const char *body,
-		     size_t blen)
-{
-	(void)body;
-	(void)blen;
-	if (status != 201) {
-		fprintf(stderr, "crashload: POST k%d-%d-%u: status %d\n",
-			cl->opt.run, i, cl->acked[i] + 1, status);
-		return -EPROTO;
-	}
-	cl->acked[i]++;
-	cl->inflight[i] = false;
-	return 0;
-}
-
-static int load_done_markers(struct client *cl, int i, int status,
-			     const char *body, size_t blen)
-{
-	static const int every = 97;	/* a prime: points land on all conns */
-	uint64_t total = 0;
-	int err, j;
-
-	err = load_done(cl, i, status, body, blen);
-	if (err)
-		return err;
-	for (j = 0; j < cl->nconns; j++)
-		total += cl->acked[j];
-	if (total % every == 0)
-		crash_point(cl, (int)(total / every));
-	return 0;
-}
 
 static int write_state(struct client *cl)
 {
@@ -392,8 +537,9 @@ static int write_state(struct client *cl)
 	if (!f)
 		return -errno;
 	for (i = 0; i < cl->nconns; i++)
-		fprintf(f, "%d %d %u %d\n", cl->opt.run, i, cl->acked[i],
-			cl->inflight[i]);
+		fprintf(f, "%d %d %u %u %d %d %d\n", cl->opt.run, i,
+			cl->acked[i], cl->sent[i], cl->opt.keys,
+			cl->opt.pipeline, cl->opt.hostile);
 	if (fclose(f))
 		return -errno;
 	return 0;
@@ -410,6 +556,9 @@ static int do_load(struct client *cl)
 	for (i = 0; i < cl->nconns; i++)
 		cl->c[i].fd = -1;
 	for (i = 0; i < cl->nconns; i++) {
+		cl->c[i].req = malloc(REQ_CAP);
+		if (!cl->c[i].req)
+			return -ENOMEM;
 		cl->c[i].fd = dial(&cl->opt);
 		if (cl->c[i].fd < 0)
 			return cl->c[i].fd;
@@ -419,149 +568,267 @@ static int do_load(struct client *cl)
 		kill_at = start + cl->opt.kill_after_ms;
 	if (cl->opt.duration_ms)
 		deadline = start + cl->opt.duration_ms;
-	err = drive(cl, load_next,
-		    cl->opt.markers ? load_done_markers : load_done,
-		    deadline, kill_at);
-	/* A reset after the power cut is expected. */
-	if (cl->opt.kill_pid && (err == -ECONNRESET || err == -EPIPE))
+	err = drive(cl, deadline, kill_at);
+	/* After the power cut, a reset or refusal is expected. */
+	if (cl->killed)
 		err = 0;
 	for (i = 0; i < cl->nconns; i++) {
 		if (cl->c[i].fd >= 0)
 			close(cl->c[i].fd);
+		free(cl->c[i].req);
 		total += cl->acked[i];
 	}
 	if (err)
 		return err;
-	printf("crashload: run %d: %llu POSTs acknowledged over %d connections in %ld ms\n",
+	printf("crashload: run %d: %llu requests acknowledged or abandoned over %d connections in %ld ms (%llu sent, %llu abandoned batches, %llu stray CRLFs, %llu reconnects; keys %d, pipeline %d%s)\n",
 	       cl->opt.run, (unsigned long long)total, cl->nconns,
-	       now_ms() - start);
+	       now_ms() - start, (unsigned long long)cl->requests,
+	       (unsigned long long)cl->abandoned,
+	       (unsigned long long)cl->stray,
+	       (unsigned long long)cl->reconnects, cl->opt.keys,
+	       cl->opt.pipeline, cl->opt.hostile ? ", hostile" : "");
 	return write_state(cl);
 }
 
 /* ------------------------------------------------------------ verify */
 
-static int load_state(struct client *cl, struct verify_plan *p)
+/* GET @key over @fd: its version (0 absent), or < 0. */
+static long get_version(struct client *cl, int fd, const char *key,
+			const struct stream *st, uint32_t *torn_n)
 {
-	FILE *f = fopen(cl->opt.state, "r");
-	struct record r;
+	char req[256], want[MAX_BODY + 32];
+	struct conn *c = &cl->c[0];
+	const char *body;
+	size_t blen, len = snprintf(req, sizeof(req),
+				    "GET /%s HTTP/1.1\r\nHost: pasted\r\n\r\n", key);
+	int status, r;
+	uint32_t v;
 
-	if (!f)
-		return -errno;
-	p->nrec = 0;
-	p->last_run = -1;
-	while (fscanf(f, "%d %d %u %d", &r.run, &r.conn, &r.acked,
-		      &r.inflight) == 4) {
-		if (p->nrec == (int)(sizeof(p->rec) / sizeof(p->rec[0])) ||
-		    r.conn < 0 || r.conn >= MAX_CONNS) {
-			fclose(f);
-			return -E2BIG;
-		}
-		p->rec[p->nrec++] = r;
-		if (r.run > p->last_run)
-			p->last_run = r.run;
+	*torn_n = 0;
+	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -EIO;
+	c->resp_len = 0;
+	while ((r = parse_response(c->resp, c->resp_len, &status, &body,
+				   &blen)) == 0) {
+		ssize_t n = recv(fd, c->resp + c->resp_len,
+				 sizeof(c->resp) - c->resp_len, 0);
+
+		if (n <= 0)
+			return -EIO;
+		c->resp_len += n;
 	}
-	fclose(f);
+	if (r < 0 || (size_t)r != c->resp_len)
+		return -EPROTO;
+	cl->checked++;
+	if (status == 404)
+		return 0;
+	if (status != 200)
+		return -EPROTO;
+	v = version_of(body, blen);
+	if (!v || blen != body_of(st, key, v, want) || memcmp(body, want, blen)) {
+		*torn_n = blen;
+		return -EBADMSG;
+	}
+	return v;
+}
+
+static int violation(struct client *cl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int violation(struct client *cl, const char *fmt, ...)
+{
+	va_list ap;
+
+	cl->violations++;
+	printf("VIOLATION ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	return cl->violations > 20 ? -EIO : 0;
+}
+
+/* The version of @key, with a violation for a torn value. */
+static long observe(struct client *cl, int fd, const struct stream *st,
+		    const char *key)
+{
+	uint32_t torn;
+	long v = get_version(cl, fd, key, st, &torn);
+
+	if (v == -EBADMSG) {
+		int err = violation(cl, "%s: %u-byte value that no request wrote (torn or mixed)",
+				    key, torn);
+
+		return err ? err : -EBADMSG;
+	}
+	return v;
+}
+
+/*
+ * The requests 1..@r->sent of a record, as written by batch_of(): for each
+ * request, its overwrite slot (keys > 0) or -1 for an abandoned request.
+ * NULL on allocation failure.
+ */
+static int *replay(const struct stream *st, uint32_t sent)
+{
+	int *what = calloc(sent + 1, sizeof(*what));
+	uint32_t j = 0, n = 0, k;
+
+	if (!what)
+		return NULL;
+	while (n < sent) {
+		struct batch b = batch_of(st, j++, n + 1);
+
+		for (k = 0; k < b.n && b.first + k <= sent; k++)
+			what[b.first + k] = b.abandoned ? -1 :
+					    st->keys ? (int)slot_of(st, b.first + k) : 0;
+		n = b.first + b.n - 1;
+	}
+	return what;
+}
+
+/* An abandoned request @p's own key: absent or exactly its value. */
+static int verify_abandoned(struct client *cl, int fd, const struct stream *st,
+			    uint32_t p)
+{
+	char key[64];
+	long v;
+
+	key_of(st, p, true, key, sizeof(key));
+	v = observe(cl, fd, st, key);
+	if (v == -EIO || v == -EPROTO)
+		return (int)v;
+	if (v > 0 && v != p)
+		return violation(cl, "%s: version %ld, only request %u wrote it",
+				 key, v, p);
 	return 0;
 }
 
 /*
- * Which keys a record asks for: the whole run for the latest run, a random
- * sample of older runs; then the in-flight key and the first never-sent
- * key. seq runs over 1..acked, then acked+1 (in flight or never sent).
+ * Overwritten keys: the values must be what requests 1..p leave, for some
+ * p in [acked, sent].
  */
-static int verify_next(struct client *cl, int i, struct job *job)
+static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 {
-	struct verify_plan *p = cl->plan;
+	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile };
+	long seen[MAX_KEYS];
+	uint32_t last[MAX_KEYS] = { 0 }, p;
+	int *what = replay(&st, r->sent), s, err = 0;
+	char key[64];
 
-	for (;;) {
-		struct record *r;
-
-		if (p->cur[i].rec < 0) {
-			if (p->next_rec == p->nrec)
-				return 0;
-			p->cur[i].rec = p->next_rec++;
-			p->cur[i].seq = 0;
-			p->cur[i].sampled = 0;
-		}
-		r = &p->rec[p->cur[i].rec];
-		if (r->run == p->last_run || (uint32_t)cl->opt.sample >= r->acked) {
-			if (++p->cur[i].seq <= r->acked + 1)
-				break;
-		} else if (p->cur[i].sampled < (uint32_t)cl->opt.sample) {
-			p->cur[i].sampled++;
-			p->cur[i].seq = 1 + xorshift(&p->rng) % r->acked;
-			break;
-		} else if (p->cur[i].seq <= r->acked) {
-			p->cur[i].seq = r->acked + 1;
-			break;
-		}
-		p->cur[i].rec = -1;
+	if (!what)
+		return -ENOMEM;
+	for (s = 0; s < r->keys && !err; s++) {
+		snprintf(key, sizeof(key), "k%d-%d-s%d", r->run, r->conn, s);
+		seen[s] = observe(cl, fd, &st, key);
+		if (seen[s] == -EIO || seen[s] == -EPROTO)
+			err = (int)seen[s];
 	}
-	*job = (struct job){ .run = p->rec[p->cur[i].rec].run,
-			     .conn = p->rec[p->cur[i].rec].conn,
-			     .seq = p->cur[i].seq, .post = false };
-	return 1;
+	for (p = 1; p <= r->sent && !err; p++)
+		if (what[p] < 0)
+			err = verify_abandoned(cl, fd, &st, p);
+	for (p = 0; p <= r->sent && !err; p++) {
+		if (p && what[p] >= 0)
+			last[what[p]] = p;
+		if (p < r->acked)
+			continue;
+		for (s = 0; s < r->keys && seen[s] == (long)last[s]; s++)
+			;
+		if (s == r->keys)
+			break;		/* requests 1..p explain every key */
+	}
+	free(what);
+	if (err || p <= r->sent)
+		return err;
+	for (s = 0; s < r->keys; s++)
+		printf("#   k%d-%d-s%d: version %ld, all %u sent requests leave %u\n",
+		       r->run, r->conn, s, seen[s], r->sent, last[s]);
+	return violation(cl, "run %d conn %d: no state after requests 1..p, p in [%u, %u], matches its keys (an acknowledged write lost, rolled back or reordered)",
+			 r->run, r->conn, r->acked, r->sent);
 }
 
-static int verify_done(struct client *cl, int i, int status, const char *body,
-		       size_t blen)
+/*
+ * Unique keys: requests 1..acked present and exact (a sample of them for
+ * older runs), acked+1..sent a present prefix then absent, sent+1 absent.
+ */
+static int verify_unique(struct client *cl, int fd, const struct record *r,
+			 bool all, uint64_t *rng)
 {
-	struct verify_plan *p = cl->plan;
-	struct record *r = &p->rec[p->cur[i].rec];
-	struct job *job = &cl->c[i].job;
-	char key[64], want[MAX_BODY + 32];
-	bool acked = job->seq <= r->acked;
-	size_t wlen;
+	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile };
+	int *what = replay(&st, r->sent), err = 0;
+	bool gap = false;
+	char key[64];
+	uint32_t p;
+	long v;
 
-	key_name(key, sizeof(key), job->run, job->conn, job->seq);
-	wlen = body_of(key, want);
-	cl->checked++;
-	if (status == 200 && blen == wlen && !memcmp(body, want, wlen))
-		return 0;
-	if (status == 404 && !acked) {
-		cl->absent_inflight += r->inflight;
-		return 0;
+	if (!what)
+		return -ENOMEM;
+	for (p = 1; p <= r->sent + 1 && !err; p++) {
+		if (p <= r->sent && what[p] < 0) {
+			err = verify_abandoned(cl, fd, &st, p);
+			continue;
+		}
+		if (p <= r->acked && !all &&
+		    xorshift(rng) % (r->acked / cl->opt.sample + 1))
+			continue;
+		key_of(&st, p, false, key, sizeof(key));
+		v = observe(cl, fd, &st, key);
+		if (v == -EIO || v == -EPROTO)
+			err = (int)v;
+		else if (v < 0)
+			continue;
+		else if (v && v != p)
+			err = violation(cl, "%s: version %ld, only request %u wrote it",
+					key, v, p);
+		else if (p <= r->acked && !v)
+			err = violation(cl, "%s: acknowledged, but absent after the cut",
+					key);
+		else if (p > r->sent && v)
+			err = violation(cl, "%s: never sent, but present", key);
+		else if (p > r->acked && v && gap)
+			err = violation(cl, "%s: present, but an earlier request of its connection is not (out of order)",
+					key);
+		else if (p > r->acked && !v)
+			gap = true;
 	}
-	cl->violations++;
-	if (status == 404)
-		printf("VIOLATION %s: acknowledged, but absent after the cut\n", key);
-	else if (status != 200)
-		printf("VIOLATION %s: status %d\n", key, status);
-	else if (!acked && !r->inflight)
-		printf("VIOLATION %s: never sent, but present\n", key);
-	else
-		printf("VIOLATION %s: %zu-byte value, want %zu bytes (%s)\n", key,
-		       blen, wlen, body_self_consistent(body, blen) ?
-		       "another complete value" : "torn or mixed");
-	return cl->violations > 20 ? -EIO : 0;
+	free(what);
+	return err;
 }
 
 static int do_verify(struct client *cl)
 {
-	struct verify_plan *p = cl->plan = calloc(1, sizeof(*p));
-	int i, err;
+	static struct record rec[MAX_RUNS * MAX_CONNS];
+	FILE *f = fopen(cl->opt.state, "r");
+	uint64_t rng = cl->opt.seed | 1;
+	int nrec = 0, last_run = -1, i, fd, err = 0;
+	struct record r;
 
-	if (!p)
-		return -ENOMEM;
-	err = load_state(cl, p);
-	if (err)
-		return err;
-	p->rng = cl->opt.seed | 1;
-	p->next_rec = 0;
-	for (i = 0; i < cl->nconns; i++) {
-		p->cur[i].rec = -1;
-		cl->c[i].fd = dial(&cl->opt);
-		if (cl->c[i].fd < 0)
-			return cl->c[i].fd;
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%d %d %u %u %d %d %d", &r.run, &r.conn, &r.acked,
+		      &r.sent, &r.keys, &r.pipeline, &r.hostile) == 7) {
+		if (nrec == MAX_RUNS * MAX_CONNS || r.conn < 0 ||
+		    r.conn >= MAX_CONNS || r.keys < 0 || r.keys > MAX_KEYS ||
+		    r.pipeline < 1 || r.pipeline > MAX_PIPELINE ||
+		    r.acked > r.sent) {
+			fclose(f);
+			return -E2BIG;
+		}
+		rec[nrec++] = r;
+		if (r.run > last_run)
+			last_run = r.run;
 	}
-	err = drive(cl, verify_next, verify_done, 0, 0);
-	for (i = 0; i < cl->nconns; i++)
-		if (cl->c[i].fd >= 0)
-			close(cl->c[i].fd);
-	printf("crashload: verified %llu keys of %d runs: %llu violations, %llu in-flight POSTs absent\n",
-	       (unsigned long long)cl->checked, p->last_run + 1,
-	       (unsigned long long)cl->violations,
-	       (unsigned long long)cl->absent_inflight);
+	fclose(f);
+	fd = dial(&cl->opt);
+	if (fd < 0)
+		return fd;
+	for (i = 0; i < nrec && !err; i++)
+		err = rec[i].keys ? verify_overwrites(cl, fd, &rec[i]) :
+		      verify_unique(cl, fd, &rec[i], rec[i].run == last_run, &rng);
+	close(fd);
+	printf("crashload: verified %llu keys of %d runs: %llu violations\n",
+	       (unsigned long long)cl->checked, last_run + 1,
+	       (unsigned long long)cl->violations);
 	if (err)
 		return err;
 	return cl->violations ? -EIO : 0;
@@ -604,12 +871,17 @@ static void usage(FILE *f)
 "  -c, --conns N         connections (8, at most 64)\n"
 "  -r, --run N           run number, part of every key (load)\n"
 "  -o, --state FILE      acknowledgement record (appended by load)\n"
+"  -K, --keys N          load: overwrite N keys per connection (0: a new\n"
+"                        key per request; at most 64)\n"
+"  -P, --pipeline N      load: up to N requests per batch (1, at most 16)\n"
+"  -X, --hostile         load: odd segmentation, stray CRLFs, large\n"
+"                        bodies, closes after and inside batches\n"
 "  -k, --kill-pid PID    load: SIGKILL this process (QEMU) ...\n"
 "  -t, --kill-after MS   ... this many ms after the load starts\n"
 "  -d, --duration MS     load: stop after this many ms\n"
 "  -x, --markers         load: mark crash points for the checker\n"
 "  -n, --sample N        verify: keys sampled per older run (200)\n"
-"  -s, --seed N          verify: sampling seed\n"
+"  -s, --seed N          load: segmentation; verify: sampling\n"
 "  -w, --wait S          ready: seconds to wait for the server (300)\n");
 }
 
@@ -621,6 +893,9 @@ int main(int argc, char **argv)
 		{ "conns", required_argument, NULL, 'c' },
 		{ "run", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 'o' },
+		{ "keys", required_argument, NULL, 'K' },
+		{ "pipeline", required_argument, NULL, 'P' },
+		{ "hostile", no_argument, NULL, 'X' },
 		{ "kill-pid", required_argument, NULL, 'k' },
 		{ "kill-after", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -636,15 +911,19 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	cl.opt = (struct options){ .host = "127.0.0.1", .port = 8080,
-				   .conns = 8, .sample = 200, .seed = 1 };
-	while ((opt = getopt_long(argc, argv, "H:p:c:r:o:k:t:d:xn:s:w:h", lopts,
-				  NULL)) != -1) {
+				   .conns = 8, .pipeline = 1, .sample = 200,
+				   .seed = 1 };
+	while ((opt = getopt_long(argc, argv, "H:p:c:r:o:K:P:Xk:t:d:xn:s:w:h",
+				  lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': cl.opt.host = optarg; break;
 		case 'p': cl.opt.port = atoi(optarg); break;
 		case 'c': cl.opt.conns = atoi(optarg); break;
 		case 'r': cl.opt.run = atoi(optarg); break;
 		case 'o': cl.opt.state = optarg; break;
+		case 'K': cl.opt.keys = atoi(optarg); break;
+		case 'P': cl.opt.pipeline = atoi(optarg); break;
+		case 'X': cl.opt.hostile = true; break;
 		case 'k': cl.opt.kill_pid = atoi(optarg); break;
 		case 't': cl.opt.kill_after_ms = atoi(optarg); break;
 		case 'd': cl.opt.duration_ms = atoi(optarg); break;
@@ -656,12 +935,15 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1 || cl.opt.conns < 1 || cl.opt.conns > MAX_CONNS) {
+	if (optind != argc - 1 || cl.opt.conns < 1 || cl.opt.conns > MAX_CONNS ||
+	    cl.opt.keys < 0 || cl.opt.keys > MAX_KEYS || cl.opt.pipeline < 1 ||
+	    cl.opt.pipeline > MAX_PIPELINE || cl.opt.sample < 1) {
 		usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind];
 	cl.nconns = cl.opt.conns;
+	cl.rng = cl.opt.seed * 0x9e3779b97f4a7c15ULL | 1;
 	if (!strcmp(cmd, "ready")) {
 		err = wait_ready(&cl, wait_s);
 	} else if (!cl.opt.state) {

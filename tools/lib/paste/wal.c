@@ -25,7 +25,8 @@
 /*
  * A deliberately broken commit, built only as the flush-ordering checker's
  * own test (selftests/crash): 1 drops the fence after the entries, 2 never
- * writes the entries back. 0 in every real build.
+ * writes the entries back, 3 never writes the payloads back. 0 in every
+ * real build.
  */
 #ifndef PASTE_SEEDED_BUG
 #define PASTE_SEEDED_BUG 0
@@ -219,7 +220,7 @@ int paste_wal_commit(struct paste_wal *w)
 	if (!n)
 		return 0;
 	/* 1. The payloads reach the persistence domain... */
-	if (!w->payload_durable) {
+	if (!w->payload_durable && PASTE_SEEDED_BUG != 3) {
 		for (i = 0; i < n; i++)
 			paste_flush(w->data + w->staged[i].offset,
 				    w->staged[i].len);
