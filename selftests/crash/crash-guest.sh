@@ -70,6 +70,7 @@ trace)
 	sed 's/^/paste-crash: record /' /tmp/crash.state
 	start_server
 	load --run 1 --duration "$ms" --markers
+	grep '^1 ' /tmp/crash.state | sed 's/^/paste-crash: final /'
 	awk '$1 == "PasteBytesZeroCopy" { print "paste-crash: zero-copy bytes " $2 }' \
 		/proc/net/paste
 	kill -TERM $pid

@@ -37,8 +37,13 @@
  * point-<n>-r.img (media plus a random half of the non-durable 8-byte
  * words, as if some dirty lines had been evicted early).
  *
+ * "nopl 0x3?4b4843(%rax)" ("CHK1".."CHK9") marks positions inside pasted's
+ * checkpoint (the checker's builds of pasted only): there, up to
+ * checkpoints=N times, the plugin writes checkpoint-<m>.img and
+ * checkpoint-<m>-r.img and says after which crashload point it came.
+ *
  * Arguments: img=FILE base=PHYS size=BYTES out=DIR [every=N] [max=N]
- * [seed=N] [physmap=VADDR].
+ * [checkpoints=N] [checkpoint-at=POS] [seed=N] [physmap=VADDR].
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +65,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define NO_REG		31
 
 /* What an instruction is to the model; packed into callback user data. */
-enum kind { K_CLWB = 1, K_CLFLUSH, K_FENCE, K_POINT };
+enum kind { K_CLWB = 1, K_CLFLUSH, K_FENCE, K_POINT, K_CHECKPOINT };
 
 /* In callback user data: the instruction runs in kernel mode. */
 #define KERNEL_INSN	(1ULL << 18)
@@ -88,6 +93,7 @@ struct checker {
 	uint8_t *media;				/* what would survive a power cut */
 	const char *out;
 	unsigned int every, max, dumped, points;
+	unsigned int ckpt_max, ckpt_dumped, ckpt_marks, ckpt_at;
 	uint64_t rng;
 	pthread_mutex_t lock;
 	struct vcpu cpu[MAX_VCPUS];
@@ -182,6 +188,7 @@ static uint64_t pack(enum kind k, unsigned int base, unsigned int index,
 static uint64_t classify(const uint8_t *b, size_t n)
 {
 	static const uint8_t point[] = { 0x0f, 0x1f, 0x80, 'P', 'A', 'S', 'T' };
+	static const uint8_t ckpt[] = { 0x0f, 0x1f, 0x80, 'C', 'H', 'K' };
 	unsigned int i = 0, rex = 0, seg = 0, mod, reg, rm, base, index = NO_REG;
 	unsigned int scale = 0;
 	bool opsize = false;
@@ -189,6 +196,9 @@ static uint64_t classify(const uint8_t *b, size_t n)
 
 	if (n == sizeof(point) && !memcmp(b, point, n))
 		return K_POINT;
+	if (n == sizeof(ckpt) + 1 && !memcmp(b, ckpt, sizeof(ckpt)) &&
+	    b[n - 1] >= '1' && b[n - 1] <= '9')
+		return K_CHECKPOINT | (uint64_t)(b[n - 1] - '0') << 4;
 	for (; i < n; i++) {
 		if (b[i] == 0x66)
 			opsize = true;
@@ -402,23 +412,20 @@ static int write_image(const char *name, const uint8_t *img)
 	return close(fd) ? -errno : 0;
 }
 
-static void on_point(unsigned int vcpu, void *udata)
+/*
+ * Write @tag-@n.img (media) and @tag-@n-r.img (media plus a random half of
+ * the non-durable 8-byte words) and say where the non-durable words are.
+ * Called with ck.lock held.
+ */
+static void dump(const char *tag, unsigned int n)
 {
-	uint64_t words = 0, taken = 0, i;
+	uint64_t words = 0, taken = 0, i, page = UINT64_MAX, nwords = 0;
+	unsigned int shown = 0;
 	uint8_t *mixed;
 	char name[64], msg[256];
 	int err;
 
-	(void)vcpu;
-	(void)udata;
-	pthread_mutex_lock(&ck.lock);
-	ck.points++;
-	if (ck.points % ck.every || ck.dumped >= ck.max) {
-		pthread_mutex_unlock(&ck.lock);
-		return;
-	}
-	ck.dumped++;
-	snprintf(name, sizeof(name), "point-%u.img", ck.points);
+	snprintf(name, sizeof(name), "%s-%u.img", tag, n);
 	err = write_image(name, ck.media);
 	mixed = g_malloc(ck.size);
 	memcpy(mixed, ck.media, ck.size);
@@ -432,40 +439,70 @@ static void on_point(unsigned int vcpu, void *udata)
 		}
 	}
 	/* Where the non-durable words are: the first pages, for diagnosis. */
-	{
-		uint64_t page = UINT64_MAX, nwords = 0;
-		unsigned int shown = 0;
+	for (i = 0; i + 8 <= ck.size + 8 && shown < 4; i += 8) {
+		bool differs = i + 8 <= ck.size &&
+			       memcmp(ck.media + i, ck.live + i, 8);
 
-		for (i = 0; i + 8 <= ck.size && shown < 4; i += 8) {
-			if (!memcmp(ck.media + i, ck.live + i, 8))
-				continue;
-			if (i / 4096 != page && nwords) {
-				snprintf(msg, sizeof(msg), "flushcheck: point %u: page %#" PRIx64
-					 ": %" PRIu64 " non-durable words\n", ck.points,
-					 page * 4096, nwords);
-				qemu_plugin_outs(msg);
-				shown++;
-				nwords = 0;
-			}
+		if ((i / 4096 != page || i + 8 > ck.size) && nwords) {
+			snprintf(msg, sizeof(msg), "flushcheck: %s %u: page %#" PRIx64
+				 ": %" PRIu64 " non-durable words\n", tag, n,
+				 page * 4096, nwords);
+			qemu_plugin_outs(msg);
+			shown++;
+			nwords = 0;
+		}
+		if (differs) {
 			page = i / 4096;
 			nwords++;
 		}
-		if (nwords && shown < 4) {
-			snprintf(msg, sizeof(msg), "flushcheck: point %u: page %#" PRIx64
-				 ": %" PRIu64 " non-durable words\n", ck.points,
-				 page * 4096, nwords);
-			qemu_plugin_outs(msg);
-		}
 	}
-	snprintf(name, sizeof(name), "point-%u-r.img", ck.points);
+	snprintf(name, sizeof(name), "%s-%u-r.img", tag, n);
 	if (!err)
 		err = write_image(name, mixed);
 	g_free(mixed);
 	snprintf(msg, sizeof(msg),
-		 "flushcheck: point %u: %" PRIu64 " non-durable words (%" PRIu64
-		 " kept in the -r image)%s%s\n", ck.points, words, taken,
+		 "flushcheck: %s %u: %" PRIu64 " non-durable words (%" PRIu64
+		 " kept in the -r image)%s%s\n", tag, n, words, taken,
 		 err ? ": write failed: " : "", err ? strerror(-err) : "");
 	qemu_plugin_outs(msg);
+}
+
+/* crashload's marker: what it printed just before is the record. */
+static void on_point(unsigned int vcpu, void *udata)
+{
+	(void)vcpu;
+	(void)udata;
+	pthread_mutex_lock(&ck.lock);
+	ck.points++;
+	if (ck.points % ck.every == 0 && ck.dumped < ck.max) {
+		ck.dumped++;
+		dump("point", ck.points);
+	}
+	pthread_mutex_unlock(&ck.lock);
+}
+
+/*
+ * Marker @udata (its position, 1-9) inside pasted's checkpoint. Its record
+ * lies between crashload's last point and its next one, which is what the
+ * runner checks; so only marks after crashload's first point are written,
+ * at position checkpoint-at= if given, else every "every" marks.
+ */
+static void on_checkpoint_mark(unsigned int vcpu, void *udata)
+{
+	unsigned int pos = (uintptr_t)udata;
+	char msg[128];
+
+	(void)vcpu;
+	pthread_mutex_lock(&ck.lock);
+	ck.ckpt_marks++;
+	if (ck.points && ck.ckpt_dumped < ck.ckpt_max &&
+	    (ck.ckpt_at ? pos == ck.ckpt_at : ck.ckpt_marks % ck.every == 0)) {
+		ck.ckpt_dumped++;
+		snprintf(msg, sizeof(msg), "flushcheck: checkpoint %u (mark %u) after point %u\n",
+			 ck.ckpt_marks, pos, ck.points);
+		qemu_plugin_outs(msg);
+		dump("checkpoint", ck.ckpt_marks);
+	}
 	pthread_mutex_unlock(&ck.lock);
 }
 
@@ -499,6 +536,10 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		case K_POINT:
 			qemu_plugin_register_vcpu_insn_exec_cb(insn, on_point,
 				QEMU_PLUGIN_CB_NO_REGS, NULL);
+			continue;
+		case K_CHECKPOINT:
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, on_checkpoint_mark,
+				QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)(u >> 4));
 			continue;
 		}
 		/* Non-temporal stores: movnti, movntdq, movntps/pd, vmovnt*. */
@@ -587,6 +628,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			ck.size = strtoull(val, NULL, 0);
 		else if (ARG("every"))
 			ck.every = strtoul(val, NULL, 0);
+		else if (ARG("checkpoints"))
+			ck.ckpt_max = strtoul(val, NULL, 0);
+		else if (ARG("checkpoint-at"))
+			ck.ckpt_at = strtoul(val, NULL, 0);
 		else if (ARG("max"))
 			ck.max = strtoul(val, NULL, 0);
 		else if (ARG("seed"))

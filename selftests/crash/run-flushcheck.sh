@@ -5,8 +5,10 @@
 # with the flushcheck plugin while crashload drives pasted on loopback and
 # marks crash points; the plugin writes, at chosen points, an image with
 # every non-durable store dropped and one with a random half of them kept.
-# Then boot each image (normal QEMU) and let pasted recover: every key
-# acknowledged at that point must be there, exact.
+# Marks inside pasted's checkpoints (its checker builds, pasted-marks and
+# pasted-bugN) write images there too. Then boot each image (normal QEMU)
+# and let pasted recover: the keys must hold what the acknowledged
+# requests, and a prefix of the unanswered ones, left.
 #
 #   pasted              libpaste flushes payloads and WAL entries
 #   pasted-kflush       the kernel places payloads durably
@@ -19,6 +21,8 @@
 #   pasted-bug1         seeded bug: no fence after the WAL entries
 #   pasted-bug2         seeded bug: WAL entries never written back
 #   pasted-bug3-zc      seeded bug: payloads never written back, zero copy
+#   pasted-bug4         seeded bug: a checkpoint clears the WAL before it
+#                       moves to the next epoch (images at that point)
 #
 # Each trace starts with an untraced run that ends in SIGKILL, so the traced
 # server starts by recovering; crashload's load is hostile (pipelined,
@@ -31,7 +35,7 @@
 set -u
 build=$1 flavour=$2 points=$3
 shift 3
-variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-bug1 pasted-bug2 pasted-bug3-zc}
+variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -74,14 +78,50 @@ verify_image() {
 	[ $ok = 1 ]
 }
 
+# record P: crashload's record at its crash point P (or, past the last
+# one, at the end of its load), then the untraced run's, one connection
+# a line; an incomplete record fails the variant, lest it check less.
+record() {
+	if grep -aq "^CRASHPOINT $1 " "$tlog.txt"; then
+		grep -a "^CRASHPOINT $1 " "$tlog.txt" | head -1 | tr ' ' '\n' |
+			tail -n +3 | tr ':' ' '
+	else
+		grep -a '^paste-crash: final ' "$tlog.txt" | sed 's/^paste-crash: final //'
+	fi > "$out/record.tmp"
+	[ "$(awk '$1 == 1 && NF == 7' "$out/record.tmp" | wc -l)" = $conns ] ||
+		why="${why:-no complete record for crash point $1}"
+	cat "$out/record.tmp"
+	grep -a '^paste-crash: record ' "$tlog.txt" | sed 's/^paste-crash: record //'
+}
+
+# check_image NAME: boot NAME.img and NAME-r.img, recover, check NAME.state.
+check_image() {
+	for kind in "" -r; do
+		res=$(verify_image "$out/$1$kind.img" "$out/$1.state" $kflush \
+			"$logs/flushcheck-$variant-$1$kind.log")
+		rc=$?
+		checked=$((checked + 1))
+		[ $rc = 0 ] || violations=$((violations + 1))
+		echo "#   $1${kind:-  }: $(echo "$res" | grep -E 'verified|failed' | head -1 |
+			sed 's/^crashload: //')"
+		echo "$res" | grep -E 'VIOLATION|^#   k' | head -8 | sed 's/^/#     /'
+		[ -n "${KEEP_IMAGES:-}" ] || rm -f "$out/$1$kind.img"
+	done
+}
+
 for variant in $variants; do
 	server=${variant%-zc} kflush=0 conns=4 expect=clean zc=0 loop=epoll
 	[ "$server" = "$variant" ] || zc=1
-	case $variant in
-	pasted-uring) server=pasted loop=uring ;;
-	pasted-kflush) server=pasted kflush=1 ;;
+	case $server in
+	pasted) server=pasted-marks ;;
+	pasted-uring) server=pasted-marks loop=uring ;;
+	pasted-kflush) server=pasted-marks kflush=1 ;;
+	pasted-bug4) expect=caught ;;	# 4 connections: more checkpoints
 	pasted-bug*) conns=1 expect=caught ;;
 	esac
+	# Checkpoint images: at rotating marks; bug 4's window is at mark 2.
+	ckpt="checkpoints=$(((points + 1) / 2))"
+	[ "$variant" = pasted-bug4 ] && ckpt="checkpoints=$points,checkpoint-at=2"
 	img=$out/trace.img
 	cp "$out/base.img" "$img"
 	tlog=$logs/flushcheck-$variant.log
@@ -95,7 +135,7 @@ for variant in $variants; do
 		-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
 		-netdev hubport,id=zc1,hubid=1 \
 		-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
-		-plugin "$build/qemu-plugins/flushcheck.so,img=$img,base=$base,size=$((size_mib << 20)),out=$out,every=2,max=$points,seed=$seed" \
+		-plugin "$build/qemu-plugins/flushcheck.so,img=$img,base=$base,size=$((size_mib << 20)),out=$out,every=2,max=$points,$ckpt,seed=$seed" \
 		-d plugin > /dev/null 2>&1
 	rm -f "$img"
 	tr -d '\r' < "$tlog" > "$tlog.txt"
@@ -111,26 +151,20 @@ for variant in $variants; do
 	violations=0 checked=0
 	for p in $(grep -a '^flushcheck: point [0-9]*: [0-9]* non-durable' "$tlog.txt" |
 		   sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
-		# "CRASHPOINT id run:conn:acked:sent:..." -> crashload's record
-		grep -a "^CRASHPOINT $p " "$tlog.txt" | head -1 | tr ' ' '\n' | tail -n +3 |
-			tr ':' ' ' > "$out/point-$p.state"
-		# A record for every connection, or the check would be weaker.
-		[ "$(awk '$1 == 1 && NF == 7' "$out/point-$p.state" | wc -l)" = $conns ] ||
-			why="${why:-no complete record for crash point $p}"
-		# The untraced run before the server was killed and recovered.
-		grep -a '^paste-crash: record ' "$tlog.txt" |
-			sed 's/^paste-crash: record //' >> "$out/point-$p.state"
-		for kind in "" -r; do
-			res=$(verify_image "$out/point-$p$kind.img" "$out/point-$p.state" $kflush \
-				"$logs/flushcheck-$variant-$p$kind.log")
-			rc=$?
-			checked=$((checked + 1))
-			[ $rc = 0 ] || violations=$((violations + 1))
-			echo "#   point $p${kind:- }: $(echo "$res" | grep -E 'verified|failed' | head -1 |
-				sed 's/^crashload: //')"
-			echo "$res" | grep -E 'VIOLATION|^#   k' | head -8 | sed 's/^/#     /'
-			[ -n "${KEEP_IMAGES:-}" ] || rm -f "$out/point-$p$kind.img"
-		done
+		record $p > "$out/point-$p.state"
+		check_image point-$p
+	done
+	# Inside a checkpoint: acknowledged as at crashload's point before it,
+	# sent as at the one after it (or at the end of the load).
+	for m in $(grep -a '^flushcheck: checkpoint [0-9]* (mark [0-9]) after point [0-9]*$' "$tlog.txt" |
+		   awk '{ print $3 ":" $8 }'); do
+		p=${m#*:}
+		record "$p" > "$out/before.state"
+		record $((p + 1)) > "$out/after.state"
+		awk 'NR == FNR { acked[$1, $2] = $3; next }
+			($1, $2) in acked { $3 = acked[$1, $2] } { print }' \
+			"$out/before.state" "$out/after.state" > "$out/checkpoint-${m%:*}.state"
+		check_image checkpoint-${m%:*}
 	done
 	explored=$((explored + checked))
 	[ $checked -gt 0 ] || why="${why:-no crash point was written}"

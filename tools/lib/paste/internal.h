@@ -22,4 +22,17 @@
 int paste_map_file(int fd, size_t len, unsigned int flags, bool *sync,
 		   void **map);
 
+/*
+ * Crash point @n (1-9) inside a checkpoint, for the flush-ordering checker
+ * (selftests/crash/flushcheck.c): "nopl 0x<n>4b4843(%rax)" ("CHK<n>"), a
+ * NOP. Only the checker's own builds of pasted define PASTE_CRASH_MARKS.
+ */
+#ifdef PASTE_CRASH_MARKS
+#define paste_crash_mark(n) \
+	__asm__ volatile(".byte 0x0f, 0x1f, 0x80, 0x43, 0x48, 0x4b, 0x30 + " #n \
+			 ::: "memory")
+#else
+#define paste_crash_mark(n) do { } while (0)
+#endif
+
 #endif /* LIBPASTE_INTERNAL_H */

@@ -25,8 +25,8 @@
 /*
  * A deliberately broken commit, built only as the flush-ordering checker's
  * own test (selftests/crash): 1 drops the fence after the entries, 2 never
- * writes the entries back, 3 never writes the payloads back. 0 in every
- * real build.
+ * writes the entries back, 3 never writes the payloads back, 4 clears the
+ * entries before it moves to the next epoch. 0 in every real build.
  */
 #ifndef PASTE_SEEDED_BUG
 #define PASTE_SEEDED_BUG 0
@@ -333,6 +333,14 @@ int paste_wal_recover(struct paste_wal *w,
 
 int paste_wal_reset(struct paste_wal *w)
 {
+	size_t used = (size_t)w->tail * sizeof(uint64_t);
+
+	paste_crash_mark(1);
+	if (PASTE_SEEDED_BUG == 4) {
+		memset(w->entries, 0, used);
+		paste_crash_mark(2);
+		paste_persist(w->entries, used);
+	}
 	/*
 	 * First move to the next epoch, durably: from then on no old entry
 	 * validates, whatever part of the zeroing below reaches the media
@@ -347,8 +355,12 @@ int paste_wal_reset(struct paste_wal *w)
 	 * epoch: entries of this epoch's parity must not survive to the next
 	 * but one (recovery clears them too, should a crash come first).
 	 */
-	memset(w->entries, 0, (size_t)w->tail * sizeof(uint64_t));
-	paste_persist(w->entries, (size_t)w->tail * sizeof(uint64_t));
+	if (PASTE_SEEDED_BUG != 4) {
+		memset(w->entries, 0, used);
+		paste_crash_mark(2);
+		paste_persist(w->entries, used);
+	}
+	paste_crash_mark(3);
 	w->tail = w->committed = 0;
 	w->nr_staged = 0;
 	return 0;
