@@ -39,8 +39,10 @@
  *
  * "nopl 0x3?4b4843(%rax)" ("CHK1".."CHK9") marks positions inside pasted's
  * checkpoint (the checker's builds of pasted only): there, up to
- * checkpoints=N times, the plugin writes checkpoint-<m>.img and
- * checkpoint-<m>-r.img and says after which crashload point it came.
+ * checkpoints=N times, the plugin writes checkpoint-<m>.img,
+ * checkpoint-<m>-r.img and checkpoint-<m>-t.img (in each page, the later
+ * half of the non-durable words kept) and says after which crashload
+ * point it came.
  *
  * Arguments: img=FILE base=PHYS size=BYTES out=DIR [every=N] [max=N]
  * [checkpoints=N] [checkpoint-at=POS] [seed=N] [physmap=VADDR].
@@ -417,7 +419,7 @@ static int write_image(const char *name, const uint8_t *img)
  * the non-durable 8-byte words) and say where the non-durable words are.
  * Called with ck.lock held.
  */
-static void dump(const char *tag, unsigned int n)
+static void dump(const char *tag, unsigned int n, bool tail)
 {
 	uint64_t words = 0, taken = 0, i, page = UINT64_MAX, nwords = 0;
 	unsigned int shown = 0;
@@ -459,6 +461,28 @@ static void dump(const char *tag, unsigned int n)
 	snprintf(name, sizeof(name), "%s-%u-r.img", tag, n);
 	if (!err)
 		err = write_image(name, mixed);
+	/*
+	 * @tail: also @tag-@n-t.img, where in each page the later half of
+	 * the non-durable words reached the media and the earlier half did
+	 * not (lines evicted out of order), e.g. a log cleared from its end.
+	 */
+	if (tail && !err) {
+		uint64_t p;
+
+		memcpy(mixed, ck.media, ck.size);
+		for (p = 0; p < ck.size; p += 4096) {
+			uint64_t dirty = 0, seen = 0;
+
+			for (i = p; i < p + 4096 && i + 8 <= ck.size; i += 8)
+				dirty += !!memcmp(ck.media + i, ck.live + i, 8);
+			for (i = p; i < p + 4096 && i + 8 <= ck.size; i += 8)
+				if (memcmp(ck.media + i, ck.live + i, 8) &&
+				    ++seen > dirty / 2)
+					memcpy(mixed + i, ck.live + i, 8);
+		}
+		snprintf(name, sizeof(name), "%s-%u-t.img", tag, n);
+		err = write_image(name, mixed);
+	}
 	g_free(mixed);
 	snprintf(msg, sizeof(msg),
 		 "flushcheck: %s %u: %" PRIu64 " non-durable words (%" PRIu64
@@ -476,7 +500,7 @@ static void on_point(unsigned int vcpu, void *udata)
 	ck.points++;
 	if (ck.points % ck.every == 0 && ck.dumped < ck.max) {
 		ck.dumped++;
-		dump("point", ck.points);
+		dump("point", ck.points, false);
 	}
 	pthread_mutex_unlock(&ck.lock);
 }
@@ -501,7 +525,7 @@ static void on_checkpoint_mark(unsigned int vcpu, void *udata)
 		snprintf(msg, sizeof(msg), "flushcheck: checkpoint %u (mark %u) after point %u\n",
 			 ck.ckpt_marks, pos, ck.points);
 		qemu_plugin_outs(msg);
-		dump("checkpoint", ck.ckpt_marks);
+		dump("checkpoint", ck.ckpt_marks, true);
 	}
 	pthread_mutex_unlock(&ck.lock);
 }

@@ -94,9 +94,11 @@ record() {
 	grep -a '^paste-crash: record ' "$tlog.txt" | sed 's/^paste-crash: record //'
 }
 
-# check_image NAME: boot NAME.img and NAME-r.img, recover, check NAME.state.
+# check_image NAME: boot NAME.img, NAME-r.img and (checkpoints) NAME-t.img,
+# recover, check NAME.state.
 check_image() {
-	for kind in "" -r; do
+	for kind in "" -r -t; do
+		[ "$kind" = -t ] && [ ! -f "$out/$1-t.img" ] && continue
 		res=$(verify_image "$out/$1$kind.img" "$out/$1.state" $kflush \
 			"$logs/flushcheck-$variant-$1$kind.log")
 		rc=$?
