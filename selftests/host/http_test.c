@@ -38,7 +38,7 @@ TEST(get_is_parsed)
 TEST(post_with_length)
 {
 	struct http_req req;
-	const char *r = "POST /a.b-c_d~e HTTP/1.1\r\nContent-Length: 11\r\n"
+	const char *r = "POST /a.b-c_d~e HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n"
 			"Connection: close\r\n\r\nhello world";
 
 	ASSERT_EQ(1, http_parse(r, strlen(r), &req));
@@ -60,46 +60,77 @@ TEST(http10_closes_unless_keep_alive)
 	EXPECT_FALSE(req.close);
 }
 
+/* RFC 9112 3.2: exactly one Host in HTTP/1.1; none needed in 1.0. */
+TEST(http11_needs_exactly_one_host)
+{
+	struct http_req req;
+
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\n\r\n", &req));
+	EXPECT_EQ(-400, parse("POST /k HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", &req));
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", &req));
+	EXPECT_EQ(1, parse("GET /k HTTP/1.1\r\nhOsT: a\r\n\r\n", &req));
+	EXPECT_EQ(1, parse("GET /k HTTP/1.0\r\n\r\n", &req));
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", &req));
+}
+
+/* RFC 9110 10.1.1: 100-continue is the one expectation; 1.0 ignores it. */
+TEST(expect_100_continue)
+{
+	struct http_req req;
+
+	ASSERT_EQ(1, parse("POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+			   "Expect: 100-Continue\r\n\r\n", &req));
+	EXPECT_TRUE(req.expect_continue);
+	ASSERT_EQ(1, parse("POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n", &req));
+	EXPECT_FALSE(req.expect_continue);
+	EXPECT_EQ(-417, parse("POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+			      "Expect: 200-ok\r\n\r\n", &req));
+	EXPECT_STREQ("Expectation Failed", http_reason(417));
+	ASSERT_EQ(1, parse("POST /k HTTP/1.0\r\nContent-Length: 2\r\n"
+			   "Expect: 100-continue\r\n\r\n", &req));
+	EXPECT_FALSE(req.expect_continue);
+}
+
 TEST(incomplete_head_needs_more)
 {
 	struct http_req req;
 
 	EXPECT_EQ(0, parse("", &req));
-	EXPECT_EQ(0, parse("GET /k HTTP/1.1\r\n", &req));
+	EXPECT_EQ(0, parse("GET /k HTTP/1.1\r\nHost: t\r\n", &req));
 	EXPECT_EQ(0, parse("GET /k HTTP/1.1\r\nHost: x\r\n\r", &req));
 }
 
 TEST(statuses_for_bad_requests)
 {
 	static const struct { const char *req; int status; } cases[] = {
-		{ "get /k HTTP/1.1\r\n\r\n", -405 },
-		{ "PUT /k HTTP/1.1\r\n\r\n", -405 },
-		{ "DELETE /k HTTP/1.1\r\n\r\n", -405 },
+		{ "get /k HTTP/1.1\r\nHost: t\r\n\r\n", -405 },
+		{ "PUT /k HTTP/1.1\r\nHost: t\r\n\r\n", -405 },
+		{ "DELETE /k HTTP/1.1\r\nHost: t\r\n\r\n", -405 },
 		{ "GET /k HTTP/2.0\r\n\r\n", -505 },
 		{ "GET /k HTTP/1.2\r\n\r\n", -505 },
 		{ "GET /k FTP/1.1\r\n\r\n", -400 },
-		{ "GET k HTTP/1.1\r\n\r\n", -400 },
-		{ "GET / HTTP/1.1\r\n\r\n", -400 },
-		{ "GET /a/b HTTP/1.1\r\n\r\n", -400 },
-		{ "GET /a%20 HTTP/1.1\r\n\r\n", -400 },
-		{ "GET  /k HTTP/1.1\r\n\r\n", -400 },
+		{ "GET k HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
+		{ "GET / HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
+		{ "GET /a/b HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
+		{ "GET /a%20 HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
+		{ "GET  /k HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
 		{ "GET /k HTTP/1.1\nHost: x\r\n\r\n", -400 },
-		{ "GET /k HTTP/1.1\r\nNoColon\r\n\r\n", -400 },
-		{ "GET /k HTTP/1.1\r\n: empty\r\n\r\n", -400 },
-		{ "GET /k HTTP/1.1\r\nBad Name: x\r\n\r\n", -400 },
-		{ "GET /k HTTP/1.1\r\nX: a\x01" "b\r\n\r\n", -400 },
-		{ "POST /k HTTP/1.1\r\n\r\n", -411 },
-		{ "POST /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", -501 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", -501 },
-		{ "GET /k HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n", -501 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: -1\r\n\r\n", -400 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", -400 },
-		{ "POST /k HTTP/1.1\r\nContent-Length:\r\n\r\n", -400 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", -400 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: 16385\r\n\r\n", -413 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", -413 },
-		{ "\r\n\nGET /k HTTP/1.1\r\n\r\n", -400 },
-		{ "\nGET /k HTTP/1.1\r\n\r\n", -400 },
+		{ "GET /k HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n", -400 },
+		{ "GET /k HTTP/1.1\r\nHost: t\r\n: empty\r\n\r\n", -400 },
+		{ "GET /k HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", -400 },
+		{ "GET /k HTTP/1.1\r\nHost: t\r\nX: a\x01" "b\r\n\r\n", -400 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\n\r\n", -411 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", -501 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", -501 },
+		{ "GET /k HTTP/1.1\r\nHost: t\r\ntransfer-encoding: gzip\r\n\r\n", -501 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", -400 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n", -400 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n\r\n", -400 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", -400 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 16385\r\n\r\n", -413 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n", -413 },
+		{ "\r\n\nGET /k HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
+		{ "\nGET /k HTTP/1.1\r\nHost: t\r\n\r\n", -400 },
 	};
 	struct http_req req;
 	unsigned int i;
@@ -111,19 +142,19 @@ TEST(statuses_for_bad_requests)
 
 TEST(empty_lines_before_the_request_line_are_skipped)
 {
-	const char *r = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-			"\r\nGET /a HTTP/1.1\r\n\r\n";
+	const char *r = "POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+			"\r\nGET /a HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct http_req req;
 	size_t used;
 
-	ASSERT_EQ(1, parse("\r\nGET /k HTTP/1.1\r\n\r\n", &req));
+	ASSERT_EQ(1, parse("\r\nGET /k HTTP/1.1\r\nHost: t\r\n\r\n", &req));
 	EXPECT_EQ(HTTP_GET, req.method);
 	EXPECT_EQ(1, req.key_len);
-	EXPECT_EQ(2 + 19, req.header_len);
-	ASSERT_EQ(1, parse("\r\n\r\n\r\nPOST /k HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	EXPECT_EQ(2 + 28, req.header_len);
+	ASSERT_EQ(1, parse("\r\n\r\n\r\nPOST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi",
 			   &req));
 	EXPECT_EQ(HTTP_POST, req.method);
-	EXPECT_EQ(6 + 39, req.header_len);
+	EXPECT_EQ(6 + 48, req.header_len);
 	EXPECT_EQ(2, req.body_len);
 	/* Nothing but empty lines yet: more is needed. */
 	EXPECT_EQ(0, parse("\r\n", &req));
@@ -145,12 +176,12 @@ TEST(empty_lines_count_towards_the_head_limit)
 
 	for (i = 0; i < HTTP_MAX_HEADER; i += 2)
 		memcpy(buf + i, "\r\n", 2);
-	strcpy(buf + HTTP_MAX_HEADER, "GET /k HTTP/1.1\r\n\r\n");
+	strcpy(buf + HTTP_MAX_HEADER, "GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
 	EXPECT_EQ(-431, parse(buf, &req));
 	/* Just within the limit. */
-	strcpy(buf + HTTP_MAX_HEADER - 40, "GET /k HTTP/1.1\r\n\r\n");
+	strcpy(buf + HTTP_MAX_HEADER - 40, "GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
 	EXPECT_EQ(1, parse(buf, &req));
-	EXPECT_EQ(HTTP_MAX_HEADER - 40 + 19, req.header_len);
+	EXPECT_EQ(HTTP_MAX_HEADER - 40 + 28, req.header_len);
 	free(buf);
 }
 
@@ -170,9 +201,9 @@ TEST(key_too_long_is_414)
 
 	memset(buf, 'a', sizeof(buf));
 	memcpy(buf, "GET /", 5);
-	strcpy(buf + 5 + HTTP_MAX_KEY, " HTTP/1.1\r\n\r\n");
+	strcpy(buf + 5 + HTTP_MAX_KEY, " HTTP/1.1\r\nHost: t\r\n\r\n");
 	EXPECT_EQ(1, parse(buf, &req));
-	strcpy(buf + 5 + HTTP_MAX_KEY + 1 - 1, "a HTTP/1.1\r\n\r\n");
+	strcpy(buf + 5 + HTTP_MAX_KEY + 1 - 1, "a HTTP/1.1\r\nHost: t\r\n\r\n");
 	EXPECT_EQ(-414, parse(buf, &req));
 	EXPECT_STREQ("URI Too Long", http_reason(414));
 }
@@ -184,19 +215,19 @@ TEST(bare_lf_is_400)
 
 	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\n\n", &req));
 	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\nHost: x\n\r\n", &req));
-	EXPECT_EQ(-400, parse("\nGET /k HTTP/1.1\r\n\r\n", &req));
+	EXPECT_EQ(-400, parse("\nGET /k HTTP/1.1\r\nHost: t\r\n\r\n", &req));
 	/* Even before the head is complete. */
 	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\n", &req));
 	/* A body may hold anything. */
-	EXPECT_EQ(1, parse("POST /k HTTP/1.1\r\nContent-Length: 2\r\n\r\n\n\n", &req));
+	EXPECT_EQ(1, parse("POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n\n\n", &req));
 }
 
 TEST(del_in_a_field_value_is_400)
 {
 	struct http_req req;
 
-	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\nX-A: a\x7f" "b\r\n\r\n", &req));
-	EXPECT_EQ(1, parse("GET /k HTTP/1.1\r\nX-A: a~b\r\n\r\n", &req));
+	EXPECT_EQ(-400, parse("GET /k HTTP/1.1\r\nHost: t\r\nX-A: a\x7f" "b\r\n\r\n", &req));
+	EXPECT_EQ(1, parse("GET /k HTTP/1.1\r\nHost: t\r\nX-A: a~b\r\n\r\n", &req));
 }
 
 /* Connection carries a list of options (RFC 9110 7.6.1). */
@@ -204,13 +235,13 @@ TEST(connection_is_a_list)
 {
 	struct http_req req;
 
-	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nConnection: close, TE\r\n\r\n", &req));
+	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nHost: t\r\nConnection: close, TE\r\n\r\n", &req));
 	EXPECT_TRUE(req.close);
-	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nConnection: TE,Close\r\n\r\n", &req));
+	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nHost: t\r\nConnection: TE,Close\r\n\r\n", &req));
 	EXPECT_TRUE(req.close);
 	ASSERT_EQ(1, parse("GET /k HTTP/1.0\r\nConnection: Upgrade , keep-alive\r\n\r\n", &req));
 	EXPECT_FALSE(req.close);
-	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nConnection: closed\r\n\r\n", &req));
+	ASSERT_EQ(1, parse("GET /k HTTP/1.1\r\nHost: t\r\nConnection: closed\r\n\r\n", &req));
 	EXPECT_FALSE(req.close);
 }
 
@@ -219,7 +250,7 @@ TEST(head_too_large_is_431)
 	char *buf = malloc(HTTP_MAX_HEADER + 100);
 	struct http_req req;
 
-	strcpy(buf, "GET /k HTTP/1.1\r\nX: ");
+	strcpy(buf, "GET /k HTTP/1.1\r\nHost: t\r\nX: ");
 	memset(buf + 20, 'x', HTTP_MAX_HEADER + 50);
 	buf[HTTP_MAX_HEADER + 70] = '\0';
 	EXPECT_EQ(-431, parse(buf, &req));
@@ -228,8 +259,8 @@ TEST(head_too_large_is_431)
 
 TEST(pipelined_requests_parse_one_at_a_time)
 {
-	const char *r = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-			"GET /a HTTP/1.1\r\n\r\n";
+	const char *r = "POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+			"GET /a HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct http_req req;
 	size_t used;
 
@@ -253,9 +284,9 @@ TEST(random_fuzz_bounded)
 {
 	static const char *const seeds[] = {
 		"GET /key HTTP/1.1\r\nHost: a\r\n\r\n",
-		"POST /k HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+		"POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
 		"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-		"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
 	};
 	static const char alphabet[] = "\r\n :/GETPOSTHtp1.0Content-Length0123456789\x00\xff";
 	uint64_t rnd = 0x9e3779b97f4a7c15ULL;
@@ -305,8 +336,8 @@ TEST(random_fuzz_bounded)
 		} else if (ret < 0) {
 			errors++;
 			ASSERT_TRUE(ret == -400 || ret == -405 || ret == -411 ||
-				    ret == -413 || ret == -431 || ret == -501 ||
-				    ret == -505)
+				    ret == -413 || ret == -414 || ret == -417 ||
+				    ret == -431 || ret == -501 || ret == -505)
 				TH_LOG("unexpected %d", ret);
 		} else {
 			ASSERT_EQ(0, ret);

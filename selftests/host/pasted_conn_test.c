@@ -62,7 +62,7 @@ static int conn(int port)
  */
 static bool answers(int port)
 {
-	static const char req[] = "GET /ready HTTP/1.1\r\n\r\n";
+	static const char req[] = "GET /ready HTTP/1.1\r\nHost: t\r\n\r\n";
 	int fd = try_connect(port, 500);
 	char buf[16];
 	bool ok;
@@ -155,8 +155,8 @@ static int stop(pid_t pid)
  * Read one response: its status, its body into @body (up to @max bytes).
  * @buf/@len carry bytes of pipelined responses read ahead.
  */
-static int read_response(int fd, char *buf, size_t *len, char *body,
-			 size_t max, size_t *blen)
+static int read_response_in(int fd, char *buf, size_t cap, size_t *len,
+			    char *body, size_t max, size_t *blen)
 {
 	size_t cl = 0, hl;
 	char *end, *p;
@@ -168,7 +168,7 @@ static int read_response(int fd, char *buf, size_t *len, char *body,
 		end = strstr(buf, "\r\n\r\n");
 		if (end)
 			break;
-		n = recv(fd, buf + *len, 4 * REQ - 1 - *len, 0);
+		n = recv(fd, buf + *len, cap - 1 - *len, 0);
 		if (n <= 0)
 			return -1;
 		*len += n;
@@ -179,10 +179,10 @@ static int read_response(int fd, char *buf, size_t *len, char *body,
 	if (p && p < end)
 		cl = strtoul(p + 15, NULL, 10);
 	hl = end + 4 - buf;
-	if (hl + cl > 4 * REQ - 1)
+	if (hl + cl > cap - 1)
 		return -1;
 	while (*len < hl + cl) {
-		n = recv(fd, buf + *len, 4 * REQ - 1 - *len, 0);
+		n = recv(fd, buf + *len, cap - 1 - *len, 0);
 		if (n <= 0)
 			return -1;
 		*len += n;
@@ -196,13 +196,19 @@ static int read_response(int fd, char *buf, size_t *len, char *body,
 	return status;
 }
 
+static int read_response(int fd, char *buf, size_t *len, char *body,
+			 size_t max, size_t *blen)
+{
+	return read_response_in(fd, buf, 4 * REQ, len, body, max, blen);
+}
+
 /* A POST of exactly REQ bytes; its body is @key's letter repeated. */
 static size_t post_req(char *req, const char *key, char fill)
 {
-	int hl = snprintf(req, REQ, "POST /%s HTTP/1.1\r\nContent-Length: %4d\r\n\r\n",
+	int hl = snprintf(req, REQ, "POST /%s HTTP/1.1\r\nHost: t\r\nContent-Length: %4d\r\n\r\n",
 			  key, 0);
 
-	snprintf(req, REQ, "POST /%s HTTP/1.1\r\nContent-Length: %4d\r\n\r\n",
+	snprintf(req, REQ, "POST /%s HTTP/1.1\r\nHost: t\r\nContent-Length: %4d\r\n\r\n",
 		 key, REQ - hl);
 	memset(req + hl, fill, REQ - hl);
 	return REQ;
@@ -212,7 +218,7 @@ static int body_len(const char *key)
 {
 	char req[REQ];
 
-	return REQ - snprintf(req, REQ, "POST /%s HTTP/1.1\r\nContent-Length: %4d\r\n\r\n",
+	return REQ - snprintf(req, REQ, "POST /%s HTTP/1.1\r\nHost: t\r\nContent-Length: %4d\r\n\r\n",
 			      key, 0);
 }
 
@@ -246,7 +252,7 @@ static int get_is(int fd, const char *key, char fill)
 {
 	char req[256], buf[4 * REQ], body[REQ];
 	size_t len = 0, blen = 0, i;
-	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\n\r\n", key);
+	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n", key);
 
 	if (send_all(fd, req, n))
 		return -1;
@@ -357,9 +363,9 @@ static int until_closed(int fd, const char *req, char *buf, size_t max)
 /* An empty line before a request line is ignored (RFC 9112 2.2). */
 TEST_F(readmmap, empty_lines_before_a_request_are_ignored)
 {
-	static const char reqs[] = "POST /crlf HTTP/1.1\r\nContent-Length: 3\r\n\r\n"
-				   "abc\r\nGET /crlf HTTP/1.1\r\n\r\n";
-	static const char get[] = "\r\n\r\nGET /crlf HTTP/1.1\r\n\r\n";
+	static const char reqs[] = "POST /crlf HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n"
+				   "abc\r\nGET /crlf HTTP/1.1\r\nHost: t\r\n\r\n";
+	static const char get[] = "\r\n\r\nGET /crlf HTTP/1.1\r\nHost: t\r\n\r\n";
 	char buf[4 * REQ], body[16];
 	size_t len = 0, blen = 0;
 	int fd = conn(self->port);
@@ -383,13 +389,18 @@ TEST_F(readmmap, empty_lines_before_a_request_are_ignored)
 TEST_F(readmmap, error_replies_close_and_say_why)
 {
 	static const struct { const char *req, *status, *field; } cases[] = {
-		{ "PUT /k HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+		{ "PUT /k HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
 		  "HTTP/1.1 405 ", "\r\nAllow: GET, POST\r\n" },
-		{ "POST /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 		  "1\r\nx\r\n0\r\n\r\n", "HTTP/1.1 501 ", "\r\nConnection: close\r\n" },
-		{ "GET /k HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+		{ "GET /k HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
 		  "HTTP/1.1 501 ", "\r\nConnection: close\r\n" },
 		{ "GET /k HTTP/9.9\r\n\r\n", "HTTP/1.1 505 ",
+		  "\r\nConnection: close\r\n" },
+		{ "POST /k HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+		  "HTTP/1.1 400 ", "\r\nConnection: close\r\n" },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+		  "Expect: 200-ok\r\n\r\nx", "HTTP/1.1 417 ",
 		  "\r\nConnection: close\r\n" },
 	};
 	char buf[4 * REQ];
@@ -433,7 +444,7 @@ static long cpu_ticks(pid_t pid)
 /* 404 for an unknown key: the connection is served. */
 static int served(int fd)
 {
-	static const char req[] = "GET /none HTTP/1.1\r\n\r\n";
+	static const char req[] = "GET /none HTTP/1.1\r\nHost: t\r\n\r\n";
 	char buf[256];
 	ssize_t n;
 
@@ -582,7 +593,7 @@ TEST_F(limits, slow_request_gets_408)
 	ASSERT_LT(0, self->pid);
 	fd = conn(self->port);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, send_all(fd, "GET /k HTTP/1.1\r\nX-Slow: ", 25));
+	ASSERT_EQ(0, send_all(fd, "GET /k HTTP/1.1\r\nHost: t\r\nX-Slow: ", 34));
 	for (i = 0; i < 20; i++) {
 		if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
 			break;
@@ -609,6 +620,138 @@ TEST_F(limits, active_connection_stays_open)
 		ASSERT_EQ(0, served(fd)) TH_LOG("request %d", i);
 		usleep(500000);
 	}
+	close(fd);
+}
+
+/* Resident set of @pid in KiB, or -1. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+#define PIPE_CONNS	8
+#define PIPE_GETS	1000
+#define PIPE_VALUE	16384
+
+/*
+ * Clients that pipeline thousands of GETs of a large value and read
+ * nothing: pasted parses only while the answers not yet sent stay under
+ * its backlog limit, so its memory stays bounded (it was 12 MiB a
+ * connection, 667 MB for 20); once the clients read, every GET is answered
+ * in order.
+ */
+TEST_F_TIMEOUT(limits, pipelined_gets_are_answered_in_bounded_memory, 120)
+{
+	static const char get[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+	char *reqs = malloc(PIPE_GETS * (sizeof(get) - 1)), *buf = malloc(1 << 20);
+	char head[128];
+	int fds[PIPE_CONNS], i, k, n;
+	long before, during;
+
+	ASSERT_NE(NULL, reqs);
+	ASSERT_NE(NULL, buf);
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  0, 0, NULL);
+	ASSERT_LT(0, self->pid);
+	fds[0] = conn(self->port);
+	ASSERT_LE(0, fds[0]);
+	n = snprintf(head, sizeof(head), "POST /big HTTP/1.1\r\nHost: t\r\n"
+		     "Content-Length: %d\r\n\r\n", PIPE_VALUE);
+	memset(buf, 'v', PIPE_VALUE);
+	ASSERT_EQ(0, send_all(fds[0], head, n));
+	ASSERT_EQ(0, send_all(fds[0], buf, PIPE_VALUE));
+	n = recv(fds[0], buf, 256, 0);
+	ASSERT_LT(12, n);
+	ASSERT_EQ(0, strncmp(buf, "HTTP/1.1 201", 12));
+	close(fds[0]);
+	before = rss_kib(self->pid);
+	ASSERT_LT(0, before);
+
+	for (k = 0; k < PIPE_GETS; k++)
+		memcpy(reqs + k * (sizeof(get) - 1), get, sizeof(get) - 1);
+	for (i = 0; i < PIPE_CONNS; i++) {
+		fds[i] = conn(self->port);
+		ASSERT_LE(0, fds[i]);
+		/* The requests fit in the socket buffers: nothing blocks. */
+		ASSERT_EQ(0, send_all(fds[i], reqs, PIPE_GETS * (sizeof(get) - 1)));
+	}
+	sleep(2);
+	during = rss_kib(self->pid);
+	TH_LOG("pasted RSS %ld KiB before, %ld KiB with %d connections x %d GETs unread",
+	       before, during, PIPE_CONNS, PIPE_GETS);
+	/* The limit is 256 KiB of answers a connection, plus one answer. */
+	EXPECT_GT(before + 16 * 1024, during);
+
+	/* Now read: every GET is answered, whole, in order (two suffice). */
+	for (i = 0; i < PIPE_CONNS; i++) {
+		size_t len = 0, blen;
+		char *body = malloc(PIPE_VALUE);
+		int ok = 0;
+
+		if (i >= 2) {
+			close(fds[i]);
+			free(body);
+			continue;
+		}
+
+		ASSERT_NE(NULL, body);
+		for (k = 0; k < PIPE_GETS; k++) {
+			int st = read_response_in(fds[i], buf, 1 << 20, &len, body, PIPE_VALUE, &blen);
+
+			if (st != 200 || blen != PIPE_VALUE || body[0] != 'v' ||
+			    body[PIPE_VALUE - 1] != 'v')
+				break;
+			ok++;
+		}
+		EXPECT_EQ(PIPE_GETS, ok) TH_LOG("connection %d: %d answers", i, ok);
+		free(body);
+		close(fds[i]);
+	}
+	free(reqs);
+	free(buf);
+}
+
+/*
+ * curl and other clients send "Expect: 100-continue" before a body and
+ * wait (curl for 1 s) for "100 Continue": pasted sends it at once, and
+ * the final answer after the body.
+ */
+TEST_F(limits, expect_100_continue_is_answered)
+{
+	static const char head[] = "POST /e HTTP/1.1\r\nHost: t\r\n"
+				   "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 500000 };
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  0, 0, NULL);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ASSERT_EQ(0, send_all(fd, head, sizeof(head) - 1));
+	n = recv(fd, buf, sizeof(cont) - 1, MSG_WAITALL);
+	ASSERT_EQ((ssize_t)sizeof(cont) - 1, n) TH_LOG("no 100 Continue within 0.5 s");
+	ASSERT_EQ(0, memcmp(buf, cont, n));
+	ASSERT_EQ(0, send_all(fd, "hello", 5));
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	ASSERT_LT(12, n);
+	EXPECT_EQ(0, strncmp(buf, "HTTP/1.1 201", 12));
 	close(fd);
 }
 

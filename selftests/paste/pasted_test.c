@@ -224,7 +224,7 @@ static int get_matches(int fd, int key, uint32_t seed)
 {
 	char req[64], body[BODY + 512], want[BODY];
 	size_t blen = 0;
-	int n = snprintf(req, sizeof(req), "GET /key%d HTTP/1.1\r\n\r\n", key);
+	int n = snprintf(req, sizeof(req), "GET /key%d HTTP/1.1\r\nHost: t\r\n\r\n", key);
 	int status = request(fd, req, n, body, sizeof(body), &blen);
 
 	if (status != 200)
@@ -300,10 +300,10 @@ TEST_F(pasted, pipelined_requests)
 	ASSERT_LE(0, fd);
 	for (i = 0; i < 10; i++)
 		len += snprintf(reqs + len, sizeof(reqs) - len,
-				"POST /p%d HTTP/1.1\r\nContent-Length: 2\r\n\r\n%02d", i, i);
+				"POST /p%d HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n%02d", i, i);
 	for (i = 0; i < 10; i++)
 		len += snprintf(reqs + len, sizeof(reqs) - len,
-				"GET /p%d HTTP/1.1\r\n\r\n", i);
+				"GET /p%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
 	ASSERT_EQ(0, send_all(fd, reqs, len));
 	for (i = 0; i < 20; i++) {
 		char body[64];
@@ -321,11 +321,11 @@ TEST_F(pasted, pipelined_requests)
 TEST_F(pasted, bad_requests_get_their_status)
 {
 	static const struct { const char *req; int status; } cases[] = {
-		{ "GET /missing HTTP/1.1\r\n\r\n", 404 },
-		{ "PUT /k HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405 },
-		{ "POST /k HTTP/1.1\r\n\r\n", 411 },
-		{ "POST /k HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", 413 },
-		{ "GET /bad%key HTTP/1.1\r\n\r\n", 400 },
+		{ "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", 404 },
+		{ "PUT /k HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\n\r\n", 411 },
+		{ "POST /k HTTP/1.1\r\nHost: t\r\nContent-Length: 999999\r\n\r\n", 413 },
+		{ "GET /bad%key HTTP/1.1\r\nHost: t\r\n\r\n", 400 },
 		{ "GARBAGE\r\n\r\n", 400 },
 		{ "GET /k HTTP/3.0\r\n\r\n", 505 },
 	};
@@ -343,7 +343,7 @@ TEST_F(pasted, bad_requests_get_their_status)
 	}
 	/* A head larger than 8 KiB. */
 	memset(big, 'x', sizeof(big));
-	memcpy(big, "GET /k HTTP/1.1\r\nX: ", 20);
+	memcpy(big, "GET /k HTTP/1.1\r\nHost: t\r\nX: ", 20);
 	fd = conn(self->port);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(431, request(fd, big, sizeof(big), NULL, 0, NULL));
@@ -505,7 +505,7 @@ static int post_bytes(int fd, const char *key, const char *body, size_t len)
 
 	if (!req)
 		return -1;
-	n = snprintf(req, 256, "POST /%s HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+	n = snprintf(req, 256, "POST /%s HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n",
 		     key, len);
 	memcpy(req + n, body, len);
 	status = request(fd, req, n + len, NULL, 0, NULL);
@@ -534,7 +534,7 @@ static int get_req_eq(int fd, const char *req, size_t n, const char *want,
 static int get_eq(int fd, const char *key, const char *want, size_t len)
 {
 	char req[256];
-	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\n\r\n", key);
+	int n = snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n", key);
 
 	return get_req_eq(fd, req, n, want, len);
 }
@@ -554,7 +554,7 @@ static pid_t pastemode_start(FIXTURE_DATA(pastemode) *self, const char *loop,
 TEST_F_TIMEOUT(pastemode, logged_buffer_outlives_its_connection, 300)
 {
 	static const char *const args[] = { "-r", "1", NULL };
-	static const char post[] = "POST /victim HTTP/1.1\r\n"
+	static const char post[] = "POST /victim HTTP/1.1\r\nHost: t\r\n"
 				   "Content-Length: 10\r\n\r\n0123456789\r\n";
 	char get[512];
 	int fd, i, n;
@@ -567,7 +567,7 @@ TEST_F_TIMEOUT(pastemode, logged_buffer_outlives_its_connection, 300)
 	close(fd);
 
 	/* Requests long enough to cover the value where it lies in a slot. */
-	n = snprintf(get, sizeof(get), "GET /victim HTTP/1.1\r\nX-Pad: ");
+	n = snprintf(get, sizeof(get), "GET /victim HTTP/1.1\r\nHost: t\r\nX-Pad: ");
 	memset(get + n, 'x', 300);
 	n += 300;
 	n += snprintf(get + n, sizeof(get) - n, "\r\n\r\n");
@@ -615,7 +615,7 @@ TEST_F_TIMEOUT(pastemode, pipelined_posts_in_small_slots, 600)
 	ASSERT_LT(0, self->pid) TH_LOG("pasted did not start; see %s", self->log);
 	for (k = 0; k < 300; k++) {
 		len += snprintf(reqs + len, 128,
-				"POST /pipe%03d HTTP/1.1\r\nContent-Length: %d\r\n\r\n",
+				"POST /pipe%03d HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
 				k, BODY);
 		stream_fill(300 + k, 0, reqs + len, BODY);
 		len += BODY;
@@ -654,7 +654,7 @@ TEST_F_TIMEOUT(pastemode, pipelined_posts_in_small_slots, 600)
 	for (i = 0; i < 2500; i++) {
 		/* A slot's worth of request, to overwrite whatever it reuses. */
 		k = i % 300;
-		n = snprintf(get, sizeof(get), "GET /pipe%03d HTTP/1.1\r\nX-Pad: ", k);
+		n = snprintf(get, sizeof(get), "GET /pipe%03d HTTP/1.1\r\nHost: t\r\nX-Pad: ", k);
 		memset(get + n, 'x', 440);
 		n += 440;
 		n += snprintf(get + n, sizeof(get) - n, "\r\n\r\n");
@@ -701,7 +701,7 @@ TEST_F_TIMEOUT(pastemode, bodies_spanning_many_slots, 300)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
 	stream_fill(510, 0, val, 16384);
-	n = snprintf(req, 256, "POST /seg HTTP/1.1\r\nContent-Length: 16384\r\n\r\n");
+	n = snprintf(req, 256, "POST /seg HTTP/1.1\r\nHost: t\r\nContent-Length: 16384\r\n\r\n");
 	memcpy(req + n, val, 16384);
 	for (off = 0; off < n + 16384UL; off += chunk) {
 		chunk = off ? 342 : n + 342UL;
@@ -737,7 +737,7 @@ TEST_F_TIMEOUT(pastemode, bodies_spanning_many_slots, 300)
 
 static size_t interleaved_req(char *buf, int c, int k)
 {
-	int n = snprintf(buf, 128, "POST /i%d-%04d HTTP/1.1\r\nContent-Length: %d\r\n\r\n",
+	int n = snprintf(buf, 128, "POST /i%d-%04d HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
 			 c, k, IBODY);
 
 	stream_fill(1000 + c * ISTEPS + k, 0, buf + n, IBODY);

@@ -109,8 +109,14 @@ static void connection_options(const char *v, const char *end,
 	}
 }
 
+/* What the header fields said, beyond @req. */
+struct fields {
+	bool have_len, keep_alive;
+	unsigned int hosts;
+};
+
 static int parse_header(const char *p, const char *eol, struct http_req *req,
-			bool *have_len, bool *keep_alive)
+			struct fields *f)
 {
 	const char *colon = memchr(p, ':', eol - p), *v, *end = eol, *n;
 	size_t name_len, cl = 0;
@@ -139,22 +145,30 @@ static int parse_header(const char *p, const char *eol, struct http_req *req,
 		}
 		if (cl > HTTP_MAX_BODY)
 			return -413;
-		if (*have_len && cl != req->body_len)
+		if (f->have_len && cl != req->body_len)
 			return -400;
 		req->body_len = cl;
-		*have_len = true;
+		f->have_len = true;
 	} else if (name_len == 17 && !strncasecmp(p, "Transfer-Encoding", 17)) {
 		/* No transfer coding is implemented (RFC 9112 6.1). */
 		return -501;
 	} else if (name_len == 10 && !strncasecmp(p, "Connection", 10)) {
-		connection_options(v, end, req, keep_alive);
+		connection_options(v, end, req, &f->keep_alive);
+	} else if (name_len == 4 && !strncasecmp(p, "Host", 4)) {
+		f->hosts++;
+	} else if (name_len == 6 && !strncasecmp(p, "Expect", 6)) {
+		/* The only expectation there is (RFC 9110 10.1.1). */
+		if (end - v != 12 || strncasecmp(v, "100-continue", 12))
+			return -417;
+		req->expect_continue = true;
 	}
 	return 0;
 }
 
 int http_parse(const char *buf, size_t len, struct http_req *req)
 {
-	bool have_len = false, keep_alive = false, http10 = false;
+	struct fields f = { 0 };
+	bool http10 = false;
 	const char *p, *end, *eol;
 	size_t lead = 0;
 	long hlen;
@@ -188,14 +202,20 @@ int http_parse(const char *buf, size_t len, struct http_req *req)
 		eol = memchr(p, '\r', end - p);
 		if (!eol || eol[1] != '\n')
 			return -400;
-		err = parse_header(p, eol, req, &have_len, &keep_alive);
+		err = parse_header(p, eol, req, &f);
 		if (err)
 			return err;
 	}
-	if (req->method == HTTP_POST && !have_len)
+	/* HTTP/1.1 needs exactly one Host; 1.0 may have none (RFC 9112 3.2). */
+	if (f.hosts > 1 || (!http10 && !f.hosts))
+		return -400;
+	if (req->method == HTTP_POST && !f.have_len)
 		return -411;
-	if (http10 && !keep_alive)
-		req->close = true;
+	if (http10) {
+		req->close |= !f.keep_alive;
+		/* A 1.0 client knows no 100 Continue: ignore it (10.1.1). */
+		req->expect_continue = false;
+	}
 	return 1;
 }
 
@@ -217,6 +237,7 @@ const char *http_reason(int status)
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";

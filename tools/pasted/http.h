@@ -24,6 +24,8 @@ enum http_method { HTTP_GET = 1, HTTP_POST };
  *	and of any empty lines before the request line
  * @body_len: Content-Length
  * @close: the client asked to close after this request (or is HTTP/1.0)
+ * @expect_continue: HTTP/1.1 "Expect: 100-continue": the client waits for
+ *	"100 Continue" (or a final status) before it sends the body
  */
 struct http_req {
 	enum http_method method;
@@ -32,6 +34,7 @@ struct http_req {
 	size_t header_len;
 	size_t body_len;
 	bool close;
+	bool expect_continue;
 };
 
 /**
@@ -45,11 +48,13 @@ struct http_req {
  *
  * Return: 1 when the head is complete (the body may still be arriving),
  * 0 when more bytes are needed, or a negative HTTP status: -400 malformed
- * (a bare LF line end, a control character or DEL in a field value among
- * others), -405 method not GET/POST, -411 POST without Content-Length,
- * -413 body too large, -414 key longer than %HTTP_MAX_KEY, -431 head too
- * large, -501 Transfer-Encoding (none is implemented), -505 not HTTP/1.x.
- * Connection is read as a list of options ("close, TE").
+ * (a bare LF line end, a control character or DEL in a field value, an
+ * HTTP/1.1 request without exactly one Host field, among others), -405
+ * method not GET/POST, -411 POST without Content-Length, -413 body too
+ * large, -414 key longer than %HTTP_MAX_KEY, -417 an Expect other than
+ * 100-continue, -431 head too large, -501 Transfer-Encoding (none is
+ * implemented), -505 not HTTP/1.x. Connection is read as a list of
+ * options ("close, TE").
  */
 int http_parse(const char *buf, size_t len, struct http_req *req);
 

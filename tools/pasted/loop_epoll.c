@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The epoll loop. A round: wait, receive from every ready connection,
+ * housekeeping, one group commit, then settle and answer every connection
+ * the round touched.
+ */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server.h"
+
+#define ROUNDS	8	/* receives per ready connection and round */
+
+static void conn_read(struct server *s, struct conn *c)
+{
+	struct paste_ref refs[QMAX];
+	unsigned int n;
+	ssize_t got;
+	int rounds;
+
+	for (rounds = 0; rounds < ROUNDS && conn_wants_input(c); rounds++) {
+		if (s->store->rx == RX_PASTE) {
+			/* A round consumes up to QMAX references: make room. */
+			if (paste_make_room(s, c)) {
+				c->closing = true;
+				break;
+			}
+			if (c->qn == QMAX) {
+				bad_request(s, c, 431);
+				break;
+			}
+			got = paste_recv(c->fd, refs, QMAX - c->qn, &n, MSG_DONTWAIT);
+			if (got == -ENOBUFS) {
+				paste_starved(s, c);
+				break;
+			}
+			if (got == -EAGAIN)
+				break;
+			if (got < 0)
+				got = 0;
+		} else {
+			char *p;
+			size_t room;
+
+			if (conn_rx_room(s, c, &p, &room)) {
+				c->closing = true;
+				break;
+			}
+			got = recv(c->fd, p, room, MSG_DONTWAIT);
+			if (got < 0 && errno == EAGAIN)
+				break;
+			if (got < 0)
+				got = 0;
+			n = 0;
+		}
+		conn_input(s, c, got, refs, n);
+	}
+	touch(s, c);
+}
+
+static void conn_event(struct server *s, struct conn *c, uint32_t events)
+{
+	if (!conn_wants_input(c) && (events & (EPOLLERR | EPOLLHUP))) {
+		/* Gone while its input was not wanted (stalled, starved). */
+		c->closing = true;
+		touch(s, c);
+		return;
+	}
+	conn_read(s, c);
+}
+
+static void accept_all(struct server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct conn *c;
+	int fd;
+
+	while ((fd = accept4(s->lsn, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		c = conn_new(s, fd);
+		if (!c)
+			continue;
+		ev.data.fd = fd;
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+	}
+	if (accept_pause(s, errno))
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lsn, NULL);
+}
+
+static void accept_resume(struct server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->lsn };
+
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lsn, &ev);
+}
+
+/*
+ * After the commit: settle, send, then wait for what the connection needs
+ * next: to send the rest, to receive, or (stalled, starved) nothing.
+ */
+static void answer(struct server *s, struct conn *c, unsigned int *requeue)
+{
+	struct epoll_event ev = { .data.fd = c->fd };
+	int err;
+
+	c->touched = false;
+	conn_settle(s, c);
+	err = conn_send(s, c);
+	if (err == -EAGAIN) {
+		/* Sent again after the next wait (closing or not). */
+		ev.events = EPOLLOUT;
+		epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
+		c->touched = true;
+		s->touched[(*requeue)++] = c;
+		return;
+	}
+	if (err || c->closing) {
+		conn_close(s, c);
+		return;
+	}
+	ev.events = conn_wants_input(c) ? EPOLLIN | EPOLLRDHUP : 0;
+	epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static int run(struct server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, evs[256];
+	unsigned int k, requeue;
+	int i, n;
+
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0)
+		return -errno;
+	ev.data.fd = s->lsn;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lsn, &ev);
+	ev.data.fd = s->sigfd;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev);
+
+	while (!s->stop) {
+		n = epoll_wait(s->ep, evs, ARRAY_SIZE(evs), s->npending ? 0 : 1000);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			struct conn *c;
+
+			if (fd == s->sigfd)
+				s->stop = true;
+			else if (fd == s->lsn)
+				accept_all(s);
+			else if ((c = s->conns[fd]))
+				conn_event(s, c, evs[i].events);
+		}
+		housekeeping(s);
+		if (commit(s))
+			return -EIO;
+		requeue = 0;
+		for (k = 0; k < s->ntouched; k++)
+			answer(s, s->touched[k], &requeue);
+		s->ntouched = requeue;
+		if (need_checkpoint(s) && checkpoint(s))
+			return -EIO;
+	}
+	close(s->ep);
+	return s->fatal;
+}
+
+const struct event_loop epoll_loop = {
+	.run = run,
+	.accept_resume = accept_resume,
+};

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The io_uring loop: receives (recvmsg with MSG_PASTE in paste mode), sends
+ * and accepts are submitted in batches across connections. A round reaps
+ * every completion, then housekeeping, one group commit, and for every
+ * connection touched: settle, then one send or one receive in flight (the
+ * output buffer must not move under a send).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL, OP_TIMER };
+
+#define TAG(op, fd)	(((uint64_t)(op) << 32) | (uint32_t)(fd))
+
+static void arm(struct server *s, int op, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+
+	if (!sqe)
+		return;
+	if (op == OP_ACCEPT)
+		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	else if (op == OP_TIMER)
+		io_uring_prep_timeout(sqe, &s->tick, 0, 0);
+	else if (op == OP_SIGNAL)
+		io_uring_prep_read(sqe, fd, buf, len, 0);
+	else
+		io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, TAG(op, fd));
+}
+
+static void arm_recv(struct server *s, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->store->rx == RX_PASTE && paste_make_room(s, c)) {
+		c->closing = true;
+		return;
+	}
+	sqe = io_uring_get_sqe(&s->ring);
+	if (!sqe)
+		return;
+	if (s->store->rx == RX_PASTE) {
+		memset(&c->msg, 0, sizeof(c->msg));
+		c->iov.iov_base = NULL;
+		c->iov.iov_len = 1 << 30;
+		c->msg.msg_iov = &c->iov;
+		c->msg.msg_iovlen = 1;
+		c->msg.msg_control = c->ctrl;
+		c->msg.msg_controllen = CMSG_SPACE(sizeof(struct paste_ref)) *
+					(QMAX - c->qn);
+		io_uring_prep_recvmsg(sqe, c->fd, &c->msg, MSG_PASTE);
+	} else {
+		char *p;
+		size_t n;
+
+		if (conn_rx_room(s, c, &p, &n)) {
+			c->closing = true;
+			return;
+		}
+		io_uring_prep_recv(sqe, c->fd, p, n, 0);
+	}
+	io_uring_sqe_set_data64(sqe, TAG(OP_RECV, c->fd));
+	c->recv_armed = true;
+}
+
+static void accept_resume(struct server *s)
+{
+	arm(s, OP_ACCEPT, s->lsn, NULL, 0);
+}
+
+static void received(struct server *s, struct conn *c, int res)
+{
+	struct paste_ref refs[QMAX];
+	struct cmsghdr *cm;
+	unsigned int n = 0;
+
+	c->recv_armed = false;
+	if (res == -ENOBUFS) {
+		paste_starved(s, c);
+		return;
+	}
+	if (res < 0 && res != -EAGAIN && res != -EINTR) {
+		c->closing = true;
+		return;
+	}
+	if (res < 0)
+		return;
+	if (s->store->rx == RX_PASTE) {
+		for (cm = CMSG_FIRSTHDR(&c->msg); cm; cm = CMSG_NXTHDR(&c->msg, cm))
+			memcpy(&refs[n++], CMSG_DATA(cm), sizeof(refs[0]));
+	}
+	conn_input(s, c, res, refs, n);
+}
+
+static void complete(struct server *s, uint64_t tag, int res)
+{
+	int op = tag >> 32, fd = (int)(uint32_t)tag;
+	struct conn *c = fd >= 0 && (unsigned int)fd < s->max_conn ? s->conns[fd] : NULL;
+
+	switch (op) {
+	case OP_SIGNAL:
+		s->stop = true;
+		break;
+	case OP_TIMER:
+		/* Wakes the loop once a second for housekeeping(). */
+		arm(s, OP_TIMER, -1, NULL, 0);
+		break;
+	case OP_ACCEPT:
+		if (res >= 0 && (c = conn_new(s, res)))
+			touch(s, c);
+		if (res >= 0 || !accept_pause(s, -res))
+			arm(s, OP_ACCEPT, s->lsn, NULL, 0);
+		break;
+	case OP_RECV:
+		if (!c)
+			break;
+		received(s, c, res);
+		touch(s, c);
+		break;
+	case OP_SEND:
+		if (!c)
+			break;
+		c->send_busy = false;
+		if (res < 0)
+			c->closing = true;
+		else
+			c->out_sent += res;
+		if (c->out_sent == c->out_len)
+			conn_sent(s, c);
+		touch(s, c);
+		break;
+	}
+}
+
+static void answer(struct server *s, struct conn *c)
+{
+	c->touched = false;
+	conn_settle(s, c);
+	/* A full queue of references and still no complete request. */
+	if (s->store->rx == RX_PASTE && c->qn == QMAX && conn_wants_input(c))
+		bad_request(s, c, 431);
+	if (c->out_len > c->out_sent && !c->send_busy) {
+		arm(s, OP_SEND, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+		c->send_busy = true;
+	}
+	if (c->closing && !c->send_busy && !c->recv_armed) {
+		conn_close(s, c);
+		return;
+	}
+	if (c->closing && c->recv_armed) {
+		shutdown(c->fd, SHUT_RD);
+		return;
+	}
+	if (conn_wants_input(c) && !c->recv_armed && !c->send_busy)
+		arm_recv(s, c);
+}
+
+static int run(struct server *s)
+{
+	struct signalfd_siginfo si;
+	struct io_uring_cqe *cqe;
+	unsigned int head, k, n;
+	int err;
+
+	err = io_uring_queue_init(4096, &s->ring, 0);
+	if (err)
+		return err;
+	arm(s, OP_ACCEPT, s->lsn, NULL, 0);
+	arm(s, OP_SIGNAL, s->sigfd, &si, sizeof(si));
+	s->tick.tv_sec = 1;
+	arm(s, OP_TIMER, -1, NULL, 0);
+
+	while (!s->stop) {
+		err = io_uring_submit_and_wait(&s->ring, 1);
+		if (err < 0 && err != -EINTR)
+			return err;
+		/* Reap the whole batch of completions first. */
+		n = 0;
+		io_uring_for_each_cqe(&s->ring, head, cqe) {
+			complete(s, cqe->user_data, cqe->res);
+			n++;
+		}
+		io_uring_cq_advance(&s->ring, n);
+
+		housekeeping(s);
+		if (commit(s))
+			return -EIO;
+		for (k = 0; k < s->ntouched; k++)
+			answer(s, s->touched[k]);
+		s->ntouched = 0;
+		if (need_checkpoint(s) && checkpoint(s))
+			return -EIO;
+	}
+	io_uring_queue_exit(&s->ring);
+	return s->fatal;
+}
+
+const struct event_loop uring_loop = {
+	.run = run,
+	.accept_resume = accept_resume,
+};

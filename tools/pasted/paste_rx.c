@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/*
+ * paste mode's receive side: a connection's queue of references into the
+ * region, parsed in place, and what becomes of each buffer once consumed.
+ *
+ * A consumed buffer with logged bytes stays with its socket ("held"), which
+ * keeps the kernel from reusing it, until a checkpoint releases it; at close
+ * it is pinned instead, so that it outlives the socket. Buffers without
+ * logged bytes are released in batches. No SIOCPASTE is needed per request.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "server.h"
+
+size_t paste_queued(const struct conn *c)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < c->qn; i++)
+		n += c->q[i].len;
+	return n - c->qoff;
+}
+
+/*
+ * Consume @len bytes of the queue, describing them in @at: one piece per
+ * reference, at most QMAX. Consumed references go to @done, which must
+ * have room for QMAX more (paste_make_room()).
+ */
+static void consume(struct conn *c, size_t len, bool keep, struct located *at)
+{
+	at->n = 0;
+	while (len) {
+		struct paste_ref *r = &c->q[0];
+		uint32_t n = r->len - c->qoff;
+
+		if (n > len)
+			n = len;
+		at->p[at->n].off = r->offset + c->qoff;
+		at->p[at->n++].len = n;
+		c->keep[0] |= keep;
+		c->qoff += n;
+		len -= n;
+		if (c->qoff == r->len) {
+			c->done[c->ndone] = *r;
+			c->done_keep[c->ndone++] = c->keep[0];
+			memmove(&c->q[0], &c->q[1], (c->qn - 1) * sizeof(c->q[0]));
+			memmove(&c->keep[0], &c->keep[1], (c->qn - 1) * sizeof(c->keep[0]));
+			c->keep[c->qn - 1] = false;
+			c->qn--;
+			c->qoff = 0;
+		}
+	}
+}
+
+/*
+ * Gather a head that spans buffers into @c->hdr (at most HTTP_MAX_HEADER
+ * bytes); the one copy paste mode makes, and only of heads.
+ */
+static size_t gather_head(struct server *s, struct conn *c, size_t total)
+{
+	size_t n = 0, want = total < HTTP_MAX_HEADER ? total : HTTP_MAX_HEADER;
+	uint32_t off = c->qoff;
+	unsigned int i;
+
+	for (i = 0; i < c->qn && n < want; i++, off = 0) {
+		size_t k = c->q[i].len - off;
+
+		if (k > want - n)
+			k = want - n;
+		memcpy(c->hdr + n, s->data.map + c->q[i].offset + off, k);
+		n += k;
+	}
+	s->st.header_copied += n;
+	return n;
+}
+
+/* Parse heads in place and handle every complete request queued. */
+void paste_process(struct server *s, struct conn *c)
+{
+	while (!c->closing && c->qn) {
+		const char *head = s->data.map + c->q[0].offset + c->qoff;
+		size_t avail = c->q[0].len - c->qoff, total = paste_queued(c);
+		struct http_req req;
+		struct located at;	/* consume() fills it: no zeroing */
+		int ret;
+
+		if (conn_backlogged(c)) {
+			c->stalled = true;
+			return;
+		}
+		ret = http_parse(head, avail, &req);
+		if (ret == 0 && c->qn > 1) {
+			head = c->hdr;
+			ret = http_parse(head, gather_head(s, c, total), &req);
+		}
+		if (ret < 0) {
+			bad_request(s, c, -ret);
+			break;
+		}
+		if (!ret)
+			break;
+		if (total < req.header_len + req.body_len) {
+			conn_continue(c, &req);
+			break;
+		}
+		/* The key points into @head, which consume() leaves alone. */
+		at.buf = NULL;
+		consume(c, req.header_len + req.body_len, req.method == HTTP_POST,
+			&at);
+		handle_request(s, c, &req, &at, NULL);
+	}
+	c->stalled = false;
+}
+
+static int release_batch(struct server *s, struct conn *c)
+{
+	int err = c->nrel ? paste_ioc(c->fd, PASTE_IOC_RELEASE, c->rel, c->nrel) : 0;
+
+	if (c->nrel)
+		s->released = true;
+	c->nrel = 0;
+	return err < 0 ? err : 0;
+}
+
+/* A consumed buffer is held (@keep: it has logged bytes) or released. */
+static int settle_one(struct server *s, struct conn *c,
+		      const struct paste_ref *ref, bool keep)
+{
+	if (keep) {
+		if (c->nheld == c->held_cap) {
+			unsigned int cap = c->held_cap ? c->held_cap * 2 : 64;
+			struct paste_ref *p = realloc(c->held, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			c->held = p;
+			c->held_cap = cap;
+		}
+		c->held[c->nheld++] = *ref;
+		s->nheld++;
+		return 0;
+	}
+	c->rel[c->nrel++] = *ref;
+	return c->nrel == REL_BATCH ? release_batch(s, c) : 0;
+}
+
+/*
+ * Settle consumed buffers. At close (@final), the buffers still queued are
+ * settled too, the first of which may hold logged bytes followed by the
+ * start of a request that never completed, and held buffers are pinned.
+ */
+int paste_settle(struct server *s, struct conn *c, bool final)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < c->ndone && !err; i++)
+		err = settle_one(s, c, &c->done[i], c->done_keep[i]);
+	c->ndone = 0;
+	for (i = 0; final && i < c->qn && !err; i++)
+		err = settle_one(s, c, &c->q[i], c->keep[i]);
+	if (final)
+		c->qn = c->qoff = 0;
+	if (!err && final)
+		err = release_batch(s, c);
+	if (!err && final && c->nheld) {
+		err = paste_ioc(c->fd, PASTE_IOC_PIN, c->held, c->nheld);
+		if (err >= 0) {
+			for (i = 0; i < c->nheld; i++)
+				s->pinned[s->npinned++] = c->held[i].token;
+			s->nheld -= c->nheld;
+			c->nheld = 0;
+			err = 0;
+		}
+	}
+	if (err)
+		c->unsettled = true;
+	return err;
+}
+
+/* Before parsing up to QMAX more references: room for them in @done. */
+int paste_make_room(struct server *s, struct conn *c)
+{
+	if (c->ndone <= ARRAY_SIZE(c->done) - QMAX)
+		return 0;
+	return paste_settle(s, c, false);
+}
+
+static int token_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Release every pinned buffer through the listener, which shares the region,
+ * in sorted SIOCPASTE batches; a token listed twice is released once.
+ */
+static int release_pinned(struct server *s)
+{
+	struct paste_ref refs[PASTE_IOC_MAX_BATCH];
+	size_t i, n = 0;
+	int err;
+
+	qsort(s->pinned, s->npinned, sizeof(*s->pinned), token_cmp);
+	for (i = 0; i < s->npinned; i++) {
+		if (i && s->pinned[i] == s->pinned[i - 1])
+			continue;
+		refs[n++] = (struct paste_ref){ .token = s->pinned[i] };
+		if (n == PASTE_IOC_MAX_BATCH || i + 1 == s->npinned) {
+			err = paste_ioc(s->lsn, PASTE_IOC_RELEASE, refs, n);
+			if (err < 0)
+				return err;
+			n = 0;
+		}
+	}
+	if (s->npinned)
+		s->released = true;
+	s->npinned = 0;
+	return 0;
+}
+
+/*
+ * At a checkpoint, once the snapshot holds every value: release pinned and
+ * held buffers. Buffers consumed in this round are not settled yet and keep
+ * their mark: a record staged after this checkpoint may reference them.
+ */
+int paste_release_all(struct server *s)
+{
+	unsigned int i;
+	int err = release_pinned(s);
+
+	for (i = 0; i < s->max_conn && !err; i++) {
+		struct conn *c = s->conns[i];
+
+		if (!c || !c->nheld)
+			continue;
+		err = paste_ioc(c->fd, PASTE_IOC_RELEASE, c->held, c->nheld);
+		if (err < 0)
+			return err;
+		err = 0;
+		s->nheld -= c->nheld;
+		c->nheld = 0;
+		s->released = true;
+	}
+	return err;
+}
+
+/*
+ * The region had no buffer for @c's next bytes (ENOBUFS). A checkpoint
+ * frees buffers only when logged ones are held or pinned: run one then,
+ * and never when it cannot free anything (a storm of empty checkpoints is
+ * what a client that sends 1-byte segments would otherwise cause). The
+ * connection stops receiving until buffers come back.
+ */
+void paste_starved(struct server *s, struct conn *c)
+{
+	s->st.starved++;
+	c->starved = true;
+	if (s->npinned + s->nheld && checkpoint(s))
+		c->closing = true;
+}
+
+/* Starved connections try again once buffers came back, or every second. */
+void paste_retry_starved(struct server *s, bool tick)
+{
+	unsigned int fd;
+
+	if (!s->released && !tick)
+		return;
+	s->released = false;
+	for (fd = 0; fd < s->max_conn; fd++) {
+		struct conn *c = s->conns[fd];
+
+		if (c && c->starved) {
+			c->starved = false;
+			touch(s, c);
+		}
+	}
+}
+
+/*
+ * Attach the region to the listener (accepted sockets inherit it), telling
+ * the kernel which buffers the recovered WAL references, and list those as
+ * pinned: the next checkpoint releases them. The records of connections
+ * interleave in the log, so one buffer can come up again after others:
+ * each is listed once, or the list outgrows the region.
+ */
+int paste_attach(struct server *s)
+{
+	struct paste_sock_info info;
+	socklen_t len = sizeof(info);
+	unsigned int i;
+	bool *seen;
+	int err;
+
+	err = paste_region_attach(&s->data, s->lsn,
+				  (s->data.sync ? 0 : PASTE_REGION_VOLATILE) |
+				  (s->opt.kernel_flush ? PASTE_REGION_DURABLE : 0),
+				  s->opt.slot_size, s->owned, s->nowned);
+	if (err == -ENOPROTOOPT)
+		fprintf(stderr, "pasted: this kernel has no PASTE (SO_PASTE_REGION)\n");
+	if (err)
+		return err;
+	if (s->opt.rx_ifname) {
+		struct paste_rxq_bind b = {
+			.ifindex = if_nametoindex(s->opt.rx_ifname),
+		};
+
+		if (!b.ifindex) {
+			fprintf(stderr, "pasted: no network device %s\n",
+				s->opt.rx_ifname);
+			return -ENODEV;
+		}
+		if (ioctl(s->lsn, SIOCPASTEBIND, &b)) {
+			fprintf(stderr, "pasted: bind rx queue of %s (SIOCPASTEBIND) failed\n",
+				s->opt.rx_ifname);
+			return -errno;
+		}
+	}
+	if (getsockopt(s->lsn, SOL_SOCKET, SO_PASTE_REGION, &info, &len))
+		return -errno;
+	s->nr_slots = info.nr_slots;
+	s->pinned = calloc(s->nr_slots, sizeof(*s->pinned));
+	seen = calloc(s->nr_slots, sizeof(*seen));
+	if (!s->pinned || !seen) {
+		free(seen);
+		return -ENOMEM;
+	}
+	for (i = 0; i < s->nowned; i++) {
+		uint64_t first = s->owned[i].offset / info.slot_size;
+		uint64_t last = (s->owned[i].offset + s->owned[i].length - 1) /
+				info.slot_size;
+
+		for (; first <= last && first < s->nr_slots; first++) {
+			if (seen[first])
+				continue;
+			seen[first] = true;
+			s->pinned[s->npinned++] = first;
+		}
+	}
+	free(seen);
+	return 0;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pasted's shared state: options, connections, the server, and the
+ * interfaces between its parts.
+ *
+ *   main.c        command line, start-up, listener
+ *   conn.c        connections: input, requests, responses, timeouts
+ *   paste_rx.c    paste mode's receive queue of references and buffer
+ *                 settlement (which buffers the socket holds, pins, releases)
+ *   storage.c     the persistence modes behind one table (storage_ops),
+ *                 checkpoint and recovery
+ *   store_log.c   none, fsync, fdatasync: heap copies or a log file
+ *   store_wal.c   memcpy, readmmap, paste: payload in a DAX data file, WAL
+ *                 of references
+ *   snapshot.c    the snapshot a checkpoint writes and start-up reads
+ *   loop_epoll.c, loop_uring.c   the event loops
+ */
+#ifndef PASTED_SERVER_H
+#define PASTED_SERVER_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "kv.h"
+#include "libpaste.h"
+
+enum mode { M_NONE, M_FSYNC, M_FDATASYNC, M_MEMCPY, M_READMMAP, M_PASTE,
+	    M_COUNT };
+
+#define MAX_CONN	65536		/* descriptors pasted asks for at most */
+/*
+ * References queued per connection. A request spans at most this many, so
+ * its WAL record has at most as many entries (one per reference: a slot is
+ * at most a page), which is what recovery reads back as one record. Every
+ * array of a request's pieces has this size.
+ */
+#define QMAX		PASTE_WAL_MAX_PIECES
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define IN_CAP		(HTTP_MAX_HEADER + HTTP_MAX_BODY)
+#define OUT_MAX		(256 << 10)	/* stop parsing above this backlog */
+#define CHUNK		(64 << 10)	/* readmmap receive chunk */
+#define REC_MAGIC	0x50415354U	/* fsync-mode log and snapshot record */
+#define REL_BATCH	32		/* buffers released per SIOCPASTE */
+#define REPLY_MAX	4096		/* --reply-bytes limit */
+
+struct options {
+	enum mode mode;
+	bool uring;
+	int port;
+	const char *dir;
+	uint64_t region_len;
+	uint32_t wal_entries;
+	bool allow_nosync;
+	bool kernel_flush;
+	unsigned int reply_bytes;
+	unsigned int slot_size;
+	unsigned int idle_ms;		/* close a connection idle this long */
+	unsigned int request_ms;	/* ... or with a request this slow */
+	const char *rx_ifname;		/* paste: NIC whose queue 0 receives
+					 * into the region (zero copy) */
+	bool quiet;
+};
+
+struct conn {
+	int fd;
+	bool closing, eof, touched, recv_armed, send_busy;
+	/*
+	 * @stalled: parsing stopped at a full output backlog (OUT_MAX); the
+	 * rest of the input waits, unread from the socket, until the
+	 * responses are sent. @starved: paste, the region had no buffer for
+	 * this connection's next bytes (ENOBUFS); retried once buffers are
+	 * released or a second passes.
+	 */
+	bool stalled, starved, pending;
+	bool continued;			/* "100 Continue" sent for this request */
+	uint64_t active_ms;		/* when bytes last came in */
+	uint64_t partial_ms;		/* since when a request is incomplete */
+	/* modes other than paste: bytes received, parsed in place */
+	char *in;
+	size_t in_len;
+	uint64_t in_off;		/* readmmap: data-file offset of @in */
+	uint64_t chunk;			/* readmmap: the chunk this connection
+					 * owns; @in_off may be its end */
+	/* paste: queued references; @qoff bytes of q[0] are consumed */
+	struct paste_ref q[QMAX];
+	bool keep[QMAX];
+	unsigned int qn;
+	uint32_t qoff;
+	struct paste_ref done[QMAX * 2];	/* consumed, to pin or release */
+	bool done_keep[QMAX * 2];
+	unsigned int ndone;
+	/* consumed buffers with logged bytes, still held by the socket */
+	struct paste_ref *held;
+	unsigned int nheld, held_cap;
+	bool unsettled;			/* settling failed: some may be lost */
+	/* consumed buffers to release, in batches */
+	struct paste_ref rel[REL_BATCH];
+	unsigned int nrel;
+	char hdr[HTTP_MAX_HEADER];	/* a head spanning buffers, gathered */
+	/* io_uring receive */
+	struct msghdr msg;
+	struct iovec iov;
+	char ctrl[CMSG_SPACE(sizeof(struct paste_ref)) * QMAX];
+	/* responses, sent after the group commit */
+	char *out;
+	size_t out_len, out_cap, out_sent;
+};
+
+struct stats {
+	uint64_t requests, posts, gets, errors, commits, checkpoints;
+	uint64_t starved;		/* paste: receives refused for ENOBUFS */
+	uint64_t payload_copied;	/* bytes user space copied of POST payloads */
+	uint64_t header_copied;		/* bytes of heads gathered across buffers */
+	uint64_t recv_copied;		/* bytes the kernel copied in by recv() */
+	uint64_t write_copied;		/* bytes the kernel copied in by pwrite() */
+};
+
+/*
+ * Where a request's bytes are: contiguous at @buf (or NULL), and as at most
+ * QMAX pieces of the data file (one per queued reference, or per WAL entry
+ * of a record at recovery).
+ */
+struct located {
+	const char *buf;
+	unsigned int n;
+	struct kv_piece p[QMAX];
+};
+
+struct server;
+
+/**
+ * struct storage_ops - one persistence mode
+ * @name: its --mode name
+ * @files: the pasted.* files it owns
+ * @rx: how connections receive: into malloc()ed buffers, into the data
+ *	file's log area (readmmap), or as region references (paste)
+ * @open: open or create the mode's files and recover their records
+ * @stage: make a POST's value part of the next commit; fills @v, or
+ *	-ENOSPC (checkpoint, then retry), -E2BIG (413)
+ * @commit: make everything staged durable (one group commit)
+ * @truncate: after a snapshot holds every value: empty the log
+ * @need_checkpoint: the log or data file is three quarters full
+ * @read: copy a %KV_DATA or %KV_FILE value of this mode to @dst
+ * @close: release what @open took
+ */
+struct storage_ops {
+	const char *name;
+	const char *files;
+	enum { RX_HEAP, RX_LOG_AREA, RX_PASTE } rx;
+	int (*open)(struct server *s);
+	int (*stage)(struct server *s, const struct http_req *req,
+		     struct located *at, const char *body, struct kv_val *v);
+	int (*commit)(struct server *s);
+	int (*truncate)(struct server *s);
+	bool (*need_checkpoint)(const struct server *s);
+	int (*read)(struct server *s, const struct kv_val *v, char *dst);
+	void (*close)(struct server *s);
+};
+
+extern const struct storage_ops *const storage_modes[M_COUNT];
+
+/**
+ * struct event_loop - epoll or io_uring
+ * @run: serve until stopped; 0, or why the loop failed
+ * @accept_resume: accept again after accept_pause() stopped it
+ */
+struct event_loop {
+	int (*run)(struct server *s);
+	void (*accept_resume)(struct server *s);
+};
+
+extern const struct event_loop epoll_loop, uring_loop;
+
+struct server {
+	struct options opt;
+	const struct storage_ops *store;
+	const struct event_loop *loop;
+	int lsn, sigfd;
+	struct paste_region data;	/* region (paste) or log area */
+	struct paste_wal wal;
+	bool has_wal;
+	int logfd;			/* fsync modes */
+	uint64_t log_len;
+	char *batch;			/* fsync modes: records of this batch */
+	size_t batch_len, batch_cap;
+	uint64_t data_tail;		/* memcpy/readmmap: next free byte */
+	bool *chunk_kept;		/* readmmap: chunks in use at the last
+					 * checkpoint, not reused until the next */
+	/* paste: buffers the WAL references, from recovery until attach */
+	struct paste_range *owned;
+	unsigned int nowned;
+	uint32_t *pinned;		/* paste: tokens pinned since checkpoint */
+	size_t npinned;
+	size_t nheld;			/* paste: logged tokens sockets hold */
+	uint32_t nr_slots;
+	bool released;			/* paste: buffers went back since the
+					 * last retry of starved connections */
+	struct kv kv;
+	struct conn **conns;		/* by descriptor, @max_conn of them */
+	struct conn **touched;		/* to settle and answer this round */
+	int *pending;			/* descriptors with input to parse
+					 * next round */
+	unsigned int max_conn, ntouched, npending;
+	int ep;				/* epoll loop */
+	uint64_t sweep_ms;		/* last look for timed-out connections */
+	struct __kernel_timespec tick;	/* io_uring loop: timer period */
+	bool accept_paused;		/* out of descriptors */
+	struct io_uring ring;
+	bool stop;
+	int fatal;			/* why the loop stopped, if it failed */
+	struct stats st;
+};
+
+uint64_t now_ms(void);
+
+/* Responses not yet sent: at OUT_MAX, parsing stops (@c->stalled). */
+static inline bool conn_backlogged(const struct conn *c)
+{
+	return c->out_len - c->out_sent >= OUT_MAX;
+}
+
+/* conn.c */
+struct conn *conn_new(struct server *s, int fd);
+void conn_close(struct server *s, struct conn *c);
+int conn_send(struct server *s, struct conn *c);
+void conn_input(struct server *s, struct conn *c, ssize_t got,
+		const struct paste_ref *refs, unsigned int nrefs);
+void conn_process(struct server *s, struct conn *c);
+void conn_settle(struct server *s, struct conn *c);
+bool conn_wants_input(const struct conn *c);
+void conn_sent(struct server *s, struct conn *c);
+int conn_rx_room(struct server *s, struct conn *c, char **p, size_t *n);
+void touch(struct server *s, struct conn *c);
+void housekeeping(struct server *s);
+void handle_request(struct server *s, struct conn *c,
+		    const struct http_req *req, struct located *at,
+		    const char *body);
+void bad_request(struct server *s, struct conn *c, int status);
+void conn_continue(struct conn *c, const struct http_req *req);
+bool accept_pause(struct server *s, int err);
+
+/* paste_rx.c */
+size_t paste_queued(const struct conn *c);
+void paste_process(struct server *s, struct conn *c);
+int paste_settle(struct server *s, struct conn *c, bool final);
+int paste_make_room(struct server *s, struct conn *c);
+int paste_release_all(struct server *s);
+void paste_starved(struct server *s, struct conn *c);
+void paste_retry_starved(struct server *s, bool tick);
+int paste_attach(struct server *s);
+
+/* storage.c */
+int storage_check(const struct server *s);
+int storage_open(struct server *s);
+int store_post(struct server *s, const struct http_req *req,
+	       struct located *at, const char *body);
+int commit(struct server *s);
+int checkpoint(struct server *s);
+bool need_checkpoint(const struct server *s);
+int value_read(struct server *s, const struct kv_val *v, char *dst);
+
+/* store_wal.c */
+int chunk_alloc(struct server *s, uint64_t *off);
+
+/* snapshot.c */
+int snapshot_write(struct server *s);
+int snapshot_load(struct server *s);
+
+#endif /* PASTED_SERVER_H */

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pasted's persistence modes behind one table, and what every mode shares:
+ * the order of a checkpoint, reading a value, and refusing files another
+ * mode or another --region size left behind.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server.h"
+
+extern const struct storage_ops none_ops, fsync_ops, fdatasync_ops;
+extern const struct storage_ops memcpy_ops, readmmap_ops, paste_ops;
+
+const struct storage_ops *const storage_modes[M_COUNT] = {
+	[M_NONE] = &none_ops,
+	[M_FSYNC] = &fsync_ops,
+	[M_FDATASYNC] = &fdatasync_ops,
+	[M_MEMCPY] = &memcpy_ops,
+	[M_READMMAP] = &readmmap_ops,
+	[M_PASTE] = &paste_ops,
+};
+
+int store_post(struct server *s, const struct http_req *req,
+	       struct located *at, const char *body)
+{
+	struct kv_val v = { .len = req->body_len };
+	int err = s->store->stage(s, req, at, body, &v);
+
+	if (err == -ENOSPC) {
+		err = checkpoint(s);
+		if (!err)
+			err = s->store->stage(s, req, at, body, &v);
+	}
+	return err ? err : kv_put(&s->kv, req->key, req->key_len, &v);
+}
+
+/* One group commit of everything staged. */
+int commit(struct server *s)
+{
+	int ret = s->store->commit(s);
+
+	if (ret > 0)
+		s->st.commits++;
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Commit, write every live value into a snapshot, then empty the log: in
+ * this order, a crash at any point recovers every acknowledged value from
+ * the snapshot, the log, or both.
+ */
+int checkpoint(struct server *s)
+{
+	int err = commit(s);
+
+	if (!err)
+		err = snapshot_write(s);
+	if (!err && s->store->truncate)
+		err = s->store->truncate(s);
+	if (!err)
+		s->st.checkpoints++;
+	return err;
+}
+
+bool need_checkpoint(const struct server *s)
+{
+	return s->store->need_checkpoint && s->store->need_checkpoint(s);
+}
+
+/* Copy value @v to @dst (v->len bytes). */
+int value_read(struct server *s, const struct kv_val *v, char *dst)
+{
+	if (v->where == KV_HEAP) {
+		memcpy(dst, v->heap, v->len);
+		return 0;
+	}
+	return s->store->read(s, v, dst);
+}
+
+/* Does @mode own pasted.@name? */
+static bool owns(enum mode mode, const char *name)
+{
+	const char *f = storage_modes[mode]->files;
+	size_t n = strlen(name);
+
+	while ((f = strstr(f, name))) {
+		if ((f == storage_modes[mode]->files || f[-1] == ' ') &&
+		    (f[n] == ' ' || !f[n]))
+			return true;
+		f += n;
+	}
+	return false;
+}
+
+/*
+ * Refuse files that another mode or another --region size left: the fsync
+ * modes ignore the WAL, paste and memcpy/readmmap would read it against
+ * another data file, and a data file of another size would be created anew,
+ * empty. Either way logged values would be lost. An empty pasted.log holds
+ * nothing (its values are in the snapshot); a data file without a WAL holds
+ * nothing logged either.
+ */
+int storage_check(const struct server *s)
+{
+	static const char *const files[] = { "log", "data", "region", "wal" };
+	const char *mode = s->store->name;
+	const char *own = s->store->rx == RX_PASTE ? "region" : "data";
+	char path[512], owners[64];
+	struct stat st;
+	unsigned int i, m;
+	bool has_wal;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/pasted.%s", s->opt.dir, files[i]);
+		if (stat(path, &st)) {
+			if (errno == ENOENT)
+				continue;
+			fprintf(stderr, "pasted: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		if (owns(s->opt.mode, files[i]) ||
+		    (!strcmp(files[i], "log") && !st.st_size))
+			continue;
+		owners[0] = 0;
+		for (m = 0; m < M_COUNT; m++)
+			if (owns(m, files[i]))
+				snprintf(owners + strlen(owners),
+					 sizeof(owners) - strlen(owners), "%s%s",
+					 owners[0] ? " or " : "", storage_modes[m]->name);
+		fprintf(stderr, "pasted: refusing to start in mode %s: %s belongs to mode %s and its values would be lost; start in that mode, or move the pasted.* files away\n",
+			mode, path, owners);
+		return 1;
+	}
+	if (!owns(s->opt.mode, "wal"))
+		return 0;
+	snprintf(path, sizeof(path), "%s/pasted.wal", s->opt.dir);
+	has_wal = !stat(path, &st);
+	snprintf(path, sizeof(path), "%s/pasted.%s", s->opt.dir, own);
+	if (stat(path, &st)) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "pasted: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		if (!has_wal)
+			return 0;
+		fprintf(stderr, "pasted: refusing to start: %s/pasted.wal references %s, which is missing\n",
+			s->opt.dir, path);
+		return 1;
+	}
+	if (has_wal && (uint64_t)st.st_size != s->opt.region_len) {
+		fprintf(stderr, "pasted: refusing to start: %s has %" PRIu64 " bytes, --region %" PRIu64 " MiB asks for %" PRIu64 "; a new file would lose its logged values: start with the -r it was created with\n",
+			path, (uint64_t)st.st_size, s->opt.region_len >> 20,
+			s->opt.region_len);
+		return 1;
+	}
+	return 0;
+}
+
+/* The snapshot first, then the mode's log on top of it. */
+int storage_open(struct server *s)
+{
+	int err = snapshot_load(s);
+
+	return err ? err : s->store->open(s);
+}
