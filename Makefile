@@ -22,7 +22,7 @@ DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev dwarves cpio xz-utils patch git ccache python3 perl \
 	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
 	e2fsprogs iproute2 liburing-dev curl wrk python3-ply libglib2.0-dev \
-	pkg-config rsync
+	pkg-config rsync clang libclang-rt-14-dev
 
 # Kernel files of ours (new files and the series).
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
@@ -30,7 +30,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-host check-vm check-oracle check-crash check-flush crashtest \
-	flushcheck plugins run bench patchset \
+	flushcheck fuzz plugins run bench patchset \
 	checkpatch clean distclean
 
 all: kernel selftests
@@ -90,6 +90,10 @@ check:
 
 check-host: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
+
+# The libFuzzer targets for longer than check-host's 15 s each.
+fuzz: headers
+	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) fuzz FUZZ_SECS=$${FUZZ_SECS:-600}
 
 check-vm: kernel-debug initramfs
 	@selftests/vm/run-tests.sh $(BUILD) debug
