@@ -23,6 +23,8 @@
 #   pasted-bug3-zc      seeded bug: payloads never written back, zero copy
 #   pasted-bug4         seeded bug: a checkpoint clears the WAL before it
 #                       moves to the next epoch (images at that point)
+#   pasted-bug5         seeded bug: answers are sent before the group
+#                       commit, which runs only when the loop next wakes
 #
 # Each trace starts with an untraced run that ends in SIGKILL, so the traced
 # server starts by recovering; crashload's load is hostile (pipelined,
@@ -35,7 +37,7 @@
 set -u
 build=$1 flavour=$2 points=$3
 shift 3
-variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4}
+variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4 pasted-bug5}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"

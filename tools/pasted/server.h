@@ -46,6 +46,11 @@ enum mode { M_NONE, M_FSYNC, M_FDATASYNC, M_MEMCPY, M_READMMAP, M_PASTE,
 #define REL_BATCH	32		/* buffers released per SIOCPASTE */
 #define REPLY_MAX	4096		/* --reply-bytes limit */
 
+/* The flush checker's own test builds: a deliberately broken server. */
+#ifndef PASTE_SEEDED_BUG
+#define PASTE_SEEDED_BUG 0
+#endif
+
 struct options {
 	enum mode mode;
 	bool uring;
