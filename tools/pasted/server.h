@@ -188,7 +188,8 @@ struct server {
 	struct paste_wal wal;
 	bool has_wal;
 	int logfd;			/* fsync modes */
-	uint64_t log_len;
+	uint64_t log_len;		/* where the next record goes */
+	uint64_t log_gen;		/* generation of valid records */
 	char *batch;			/* fsync modes: records of this batch */
 	size_t batch_len, batch_cap;
 	uint64_t data_tail;		/* memcpy/readmmap: next free byte */
@@ -266,6 +267,9 @@ int commit(struct server *s);
 int checkpoint(struct server *s);
 bool need_checkpoint(const struct server *s);
 int value_read(struct server *s, const struct kv_val *v, char *dst);
+
+/* store_log.c */
+bool log_is_empty(const char *path);
 
 /* store_wal.c */
 int chunk_alloc(struct server *s, uint64_t *off);

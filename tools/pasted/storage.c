@@ -100,9 +100,9 @@ static bool owns(enum mode mode, const char *name)
  * Refuse files that another mode or another --region size left: the fsync
  * modes ignore the WAL, paste and memcpy/readmmap would read it against
  * another data file, and a data file of another size would be created anew,
- * empty. Either way logged values would be lost. An empty pasted.log holds
- * nothing (its values are in the snapshot); a data file without a WAL holds
- * nothing logged either.
+ * empty. Either way logged values would be lost. A pasted.log without a
+ * record holds nothing (its values are in the snapshot); a data file
+ * without a WAL holds nothing logged either.
  */
 int storage_check(const struct server *s)
 {
@@ -123,7 +123,7 @@ int storage_check(const struct server *s)
 			return 1;
 		}
 		if (owns(s->opt.mode, files[i]) ||
-		    (!strcmp(files[i], "log") && !st.st_size))
+		    (!strcmp(files[i], "log") && log_is_empty(path)))
 			continue;
 		owners[0] = 0;
 		for (m = 0; m < M_COUNT; m++)

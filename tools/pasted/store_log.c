@@ -4,7 +4,16 @@
  *   none       values are heap copies; nothing is durable (the baseline)
  *   fsync      each batch of records is written to pasted.log and fsync()ed
  *   fdatasync  the same with fdatasync()
- * A log record is { REC_MAGIC, key length, value length, 0 } key value.
+ *
+ * pasted.log is a 4 KiB header { "PASTELOG", generation } and then records
+ * { REC_MAGIC, key length, value length, check } key value, where check
+ * hashes the generation, the lengths, the key and the value. The file is
+ * preallocated (written with zeros) to --region bytes when it is created
+ * and then overwritten in place, as a database's log is: fdatasync() then
+ * writes data blocks only, and neither the file size nor block allocation
+ * has to be committed with them. A checkpoint moves to the next generation,
+ * so that older records no longer check; recovery replays records while
+ * they check, and a torn one ends the log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +24,6 @@
 #include <unistd.h>
 
 #include "server.h"
-
-#define LOG_CHECKPOINT	(64ULL << 20)	/* bytes of log that call for one */
 
 static int none_open(struct server *s)
 {
@@ -52,41 +59,152 @@ const struct storage_ops none_ops = {
 	.commit = none_commit,
 };
 
-/* Replay the log; a torn tail was never acknowledged: cut it off. */
+#define LOG_HDR		4096
+#define LOG_MAGIC	"PASTELOG"
+
+struct log_hdr {
+	char magic[8];
+	uint64_t generation;
+};
+
+/* FNV-1a, 32 bits, over the record: it tells a whole one from a torn or stale one. */
+static uint32_t log_check(uint64_t gen, const uint32_t *rec, const char *key,
+			  const char *val)
+{
+	const unsigned char *parts[] = { (const void *)&gen, (const void *)rec + 4,
+					 (const void *)key, (const void *)val };
+	size_t lens[] = { sizeof(gen), 8, rec[1], rec[2] };
+	uint32_t h = 0x811c9dc5;
+	unsigned int i;
+	size_t k;
+
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < lens[i]; k++)
+			h = (h ^ parts[i][k]) * 0x01000193;
+	return h;
+}
+
+static int log_write_hdr(int fd, uint64_t gen)
+{
+	struct log_hdr h = { LOG_MAGIC, gen };
+
+	return pwrite(fd, &h, sizeof(h), 0) == sizeof(h) ? 0 : -EIO;
+}
+
+/* A new log: the header, then zeros written to @len bytes, durably. */
+static int log_create(int fd, uint64_t len)
+{
+	static const char zero[1 << 16];
+	uint64_t off;
+	int err = log_write_hdr(fd, 1);
+
+	for (off = LOG_HDR; !err && off < len; off += sizeof(zero)) {
+		size_t n = len - off < sizeof(zero) ? len - off : sizeof(zero);
+
+		if (pwrite(fd, zero, n, off) != (ssize_t)n)
+			err = -EIO;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	return err;
+}
+
+/*
+ * Read the record at @off of a log of @size bytes whose generation is
+ * @gen into @key and @val (HTTP_MAX_KEY, HTTP_MAX_BODY bytes): its length
+ * on disk, or 0 if there is no valid record there.
+ */
+static size_t log_record_at(int fd, uint64_t size, uint64_t gen, uint64_t off,
+			    uint32_t *rec, char *key, char *val)
+{
+	if (off + 16 > size || pread(fd, rec, 16, off) != 16 ||
+	    rec[0] != REC_MAGIC || rec[1] > HTTP_MAX_KEY ||
+	    rec[2] > HTTP_MAX_BODY || off + 16 + rec[1] + rec[2] > size ||
+	    pread(fd, key, rec[1], off + 16) != rec[1] ||
+	    pread(fd, val, rec[2], off + 16 + rec[1]) != rec[2] ||
+	    log_check(gen, rec, key, val) != rec[3])
+		return 0;
+	return 16 + rec[1] + rec[2];
+}
+
+/* Does the log at @path hold no record (or not exist)? For storage_check(). */
+bool log_is_empty(const char *path)
+{
+	char key[HTTP_MAX_KEY], *val = malloc(HTTP_MAX_BODY);
+	struct log_hdr h;
+	uint32_t rec[4];
+	struct stat st;
+	bool empty;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) || !val) {
+		empty = fd < 0 && errno == ENOENT;
+	} else {
+		empty = !st.st_size ||
+			(pread(fd, &h, sizeof(h), 0) == sizeof(h) &&
+			 !memcmp(h.magic, LOG_MAGIC, 8) &&
+			 !log_record_at(fd, st.st_size, h.generation, LOG_HDR, rec,
+					key, val));
+	}
+	if (fd >= 0)
+		close(fd);
+	free(val);
+	return empty;
+}
+
+/*
+ * Replay the log. Then, if it held anything, checkpoint: the records are in
+ * the snapshot, and the next generation makes sure that bytes a torn batch
+ * left beyond the end can never check again once new records overwrite
+ * the start of that batch.
+ */
 static int log_open(struct server *s)
 {
+	char path[512], key[HTTP_MAX_KEY], *val;
+	struct log_hdr h;
 	uint32_t rec[4];
-	uint64_t off = 0;
-	char path[512];
 	struct stat st;
+	uint64_t off = LOG_HDR;
+	size_t n;
+	int err;
 
 	snprintf(path, sizeof(path), "%s/pasted.log", s->opt.dir);
 	s->logfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->logfd < 0 || fstat(s->logfd, &st))
 		return -errno;
-	while (off + sizeof(rec) <= (uint64_t)st.st_size &&
-	       pread(s->logfd, rec, sizeof(rec), off) == sizeof(rec) &&
-	       rec[0] == REC_MAGIC && rec[1] <= HTTP_MAX_KEY &&
-	       rec[2] <= HTTP_MAX_BODY &&
-	       off + sizeof(rec) + rec[1] + rec[2] <= (uint64_t)st.st_size) {
-		char key[HTTP_MAX_KEY];
-		struct kv_val v = { .where = KV_FILE, .len = rec[2], .npieces = 1 };
-		int err;
-
-		if (pread(s->logfd, key, rec[1], off + sizeof(rec)) != rec[1])
-			return -EIO;
-		v.pieces[0].off = off + sizeof(rec) + rec[1];
-		v.pieces[0].len = rec[2];
-		err = kv_put(&s->kv, key, rec[1], &v);
+	if (!st.st_size) {
+		err = log_create(s->logfd, s->opt.region_len);
 		if (err)
 			return err;
-		off += sizeof(rec) + rec[1] + rec[2];
+		s->log_gen = 1;
+		s->log_len = LOG_HDR;
+		return 0;
 	}
-	if (off != (uint64_t)st.st_size &&
-	    (ftruncate(s->logfd, off) || fsync(s->logfd)))
-		return -errno;
+	if (pread(s->logfd, &h, sizeof(h), 0) != sizeof(h) ||
+	    memcmp(h.magic, LOG_MAGIC, 8)) {
+		fprintf(stderr, "pasted: %s is not a pasted log\n", path);
+		return -EINVAL;
+	}
+	s->log_gen = h.generation;
+	val = malloc(HTTP_MAX_BODY);
+	if (!val)
+		return -ENOMEM;
+	while ((n = log_record_at(s->logfd, st.st_size, s->log_gen, off, rec,
+				  key, val))) {
+		struct kv_val v = { .where = KV_FILE, .len = rec[2], .npieces = 1 };
+
+		v.pieces[0].off = off + 16 + rec[1];
+		v.pieces[0].len = rec[2];
+		err = kv_put(&s->kv, key, rec[1], &v);
+		if (err) {
+			free(val);
+			return err;
+		}
+		off += n;
+	}
+	free(val);
 	s->log_len = off;
-	return 0;
+	return off == LOG_HDR ? 0 : checkpoint(s);
 }
 
 /* Append the record to this batch; the value's offset is where it will be. */
@@ -108,6 +226,7 @@ static int log_stage(struct server *s, const struct http_req *req,
 		s->batch_cap = cap;
 	}
 	p = s->batch + s->batch_len;
+	rec[3] = log_check(s->log_gen, rec, req->key, body);
 	memcpy(p, rec, sizeof(rec));
 	memcpy(p + sizeof(rec), req->key, req->key_len);
 	memcpy(p + sizeof(rec) + req->key_len, body, req->body_len);
@@ -135,17 +254,24 @@ static int log_commit(struct server *s)
 	return 1;
 }
 
+/* The snapshot holds every value: the next generation starts empty. */
 static int log_truncate(struct server *s)
 {
-	if (ftruncate(s->logfd, 0) || fsync(s->logfd))
-		return -errno;
-	s->log_len = 0;
+	int err = log_write_hdr(s->logfd, s->log_gen + 1);
+
+	if (!err && (s->opt.mode == M_FSYNC ? fsync(s->logfd) : fdatasync(s->logfd)))
+		err = -errno;
+	if (err)
+		return err;
+	s->log_gen++;
+	s->log_len = LOG_HDR;
 	return 0;
 }
 
+/* Three quarters of the preallocated log used. */
 static bool log_need_checkpoint(const struct server *s)
 {
-	return s->log_len > LOG_CHECKPOINT;
+	return (s->log_len - LOG_HDR) * 4 > s->opt.region_len * 3;
 }
 
 static int log_read(struct server *s, const struct kv_val *v, char *dst)

@@ -132,6 +132,20 @@ void paste_fence(void);
 /** paste_persist() - paste_flush() then paste_fence() */
 void paste_persist(const void *p, size_t len);
 
+/**
+ * paste_copy_nodrain() - copy into persistent memory, durable at the next
+ *	paste_fence()
+ * @dst: destination in a MAP_SYNC mapping
+ * @src: source
+ * @len: bytes
+ *
+ * What libpmem2's pmem2_memcpy() does with PMEM2_F_MEM_NODRAIN: whole cache
+ * lines of a large copy go with non-temporal stores (no write-back
+ * needed); a small copy, and the partial lines at either end, with plain
+ * stores and a write-back.
+ */
+void paste_copy_nodrain(void *dst, const void *src, size_t len);
+
 /* ------------------------------------------------------------ WAL */
 
 /*

@@ -8,6 +8,8 @@
  */
 #include <cpuid.h>
 #include <stdint.h>
+#include <string.h>
+#include <immintrin.h>
 
 #include "libpaste.h"
 
@@ -82,4 +84,36 @@ void paste_persist(const void *p, size_t len)
 {
 	paste_flush(p, len);
 	paste_fence();
+}
+
+/* Below this, plain stores and write-backs cost less (libpmem2's choice). */
+#define NT_THRESHOLD	256
+
+void paste_copy_nodrain(void *dst, const void *src, size_t len)
+{
+	char *d = dst;
+	const char *s = src;
+	size_t head;
+
+	if (len < NT_THRESHOLD) {
+		memcpy(d, s, len);
+		paste_flush(d, len);
+		return;
+	}
+	head = -(uintptr_t)d & (CACHELINE - 1);
+	memcpy(d, s, head);
+	paste_flush(d, head);
+	d += head;
+	s += head;
+	len -= head;
+	for (; len >= CACHELINE; d += CACHELINE, s += CACHELINE, len -= CACHELINE) {
+		long long v[CACHELINE / 8];
+		unsigned int i;
+
+		memcpy(v, s, CACHELINE);
+		for (i = 0; i < CACHELINE / 8; i++)
+			_mm_stream_si64((long long *)d + i, v[i]);
+	}
+	memcpy(d, s, len);
+	paste_flush(d, len);
 }
