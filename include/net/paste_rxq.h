@@ -16,10 +16,35 @@
 #ifndef _NET_PASTE_RXQ_H
 #define _NET_PASTE_RXQ_H
 
+#include <linux/mm.h>
+#include <linux/skbuff.h>
 #include <linux/types.h>
 
 struct paste_rxq;
 struct page;
+
+/**
+ * paste_skb_device_frags - does @skb hold payload a device placed in pmem?
+ * @skb: a received skb
+ *
+ * True when a page fragment of @skb is a ZONE_DEVICE page: a buffer of a
+ * PASTE region (fsdax) that a bound queue received into. skb_condense()
+ * must leave such fragments alone: pulling them into the linear head would
+ * copy what the device placed, and recvmsg(MSG_PASTE) could then only copy
+ * it back into the region.
+ */
+static inline bool paste_skb_device_frags(const struct sk_buff *skb)
+{
+	const struct skb_shared_info *shinfo = skb_shinfo(skb);
+	int i;
+
+	if (!IS_ENABLED(CONFIG_PASTE))
+		return false;
+	for (i = 0; i < shinfo->nr_frags; i++)
+		if (is_zone_device_page(skb_frag_page(&shinfo->frags[i])))
+			return true;
+	return false;
+}
 
 #if IS_ENABLED(CONFIG_PASTE)
 struct page *paste_rxq_post(struct paste_rxq *rxq);

@@ -804,4 +804,118 @@ TEST_F_TIMEOUT(pastemode, recovery_lists_each_buffer_once, 600)
 	self->pid = 0;
 }
 
+/* CPU time of @pid in clock ticks, or -1. */
+static long cpu_ticks(pid_t pid)
+{
+	unsigned long ut, st;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
+
+/* From pasted's summary at exit in @log: the value before @what, or -1. */
+static long summary_count(const char *log, const char *what)
+{
+	char line[1024], *p;
+	long v = -1;
+	FILE *f = fopen(log, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "pasted: stopped:", 16))
+			continue;
+		p = strstr(line, what);
+		while (p && p > line && p[-1] == ' ')
+			p--;
+		while (p && p > line && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		if (p)
+			v = strtol(p, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+#define TRICKLE_CONNS	8
+#define TRICKLE_BYTES	40
+
+/*
+ * Slow clients that send a head a byte at a time use a region buffer per
+ * segment (4 KiB for 1 byte): 8 x 40 of them exhaust a 1 MiB region of
+ * 256 slots. Receives then fail with ENOBUFS. Nothing logged is held, so a
+ * checkpoint cannot free anything: pasted must not run one per failed
+ * receive (363,000 in 10 s before), nor spin; the connections wait, get
+ * 408 at the request timeout, and their buffers serve new clients.
+ */
+TEST_F_TIMEOUT(pastemode, byte_segments_exhaust_region_without_checkpoint_storm, 300)
+{
+	static const char *const args[] = { "-r", "1", "--request-timeout", "4",
+					    NULL };
+	static const char head[] = "POST /trickle HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+	int fds[TRICKLE_CONNS], i, b, one = 1, fd;
+	long t0, t1, checkpoints, starved;
+	char buf[512];
+
+	_Static_assert(sizeof(head) - 1 >= TRICKLE_BYTES, "head too short");
+	self->pid = pastemode_start(self, variant->loop, args);
+	ASSERT_LT(0, self->pid) TH_LOG("pasted did not start; see %s", self->log);
+	for (i = 0; i < TRICKLE_CONNS; i++) {
+		fds[i] = conn(self->port);
+		ASSERT_LE(0, fds[i]);
+		ASSERT_EQ(0, setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one,
+					sizeof(one)));
+	}
+	/* Round robin, a byte a segment, slowly enough that each is read. */
+	for (b = 0; b < TRICKLE_BYTES; b++) {
+		for (i = 0; i < TRICKLE_CONNS; i++) {
+			ASSERT_EQ(1, send(fds[i], head + b, 1, MSG_NOSIGNAL));
+			usleep(3000);
+		}
+	}
+	usleep(300000);
+	t0 = cpu_ticks(self->pid);
+	sleep(2);
+	t1 = cpu_ticks(self->pid);
+	ASSERT_LE(0, t0);
+	/* Spinning is 200 ticks in 2 s; waiting is about 0. */
+	EXPECT_GT(50, t1 - t0) TH_LOG("pasted used %ld ticks in 2 s of exhaustion",
+				      t1 - t0);
+
+	/* The request timeout answers 408 and frees their buffers. */
+	for (i = 0; i < TRICKLE_CONNS; i++) {
+		ssize_t n = recv(fds[i], buf, sizeof(buf) - 1, 0);
+
+		buf[n > 0 ? n : 0] = '\0';
+		EXPECT_EQ(0, strncmp(buf, "HTTP/1.1 408", 12))
+			TH_LOG("connection %d: %.40s", i, buf);
+		close(fds[i]);
+	}
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(201, post_bytes(fd, "after", "served", 6));
+	EXPECT_EQ(200, get_eq(fd, "after", "served", 6));
+	close(fd);
+
+	ASSERT_EQ(0, stop(self->pid));
+	self->pid = 0;
+	checkpoints = summary_count(self->log, "checkpoints");
+	starved = summary_count(self->log, "receives without buffers");
+	TH_LOG("%ld checkpoints, %ld receives refused for want of buffers",
+	       checkpoints, starved);
+	EXPECT_LT(0, starved) TH_LOG("the region was never exhausted");
+	EXPECT_LE(0, checkpoints);
+	EXPECT_GT(5, checkpoints);
+}
+
 TEST_HARNESS_MAIN
