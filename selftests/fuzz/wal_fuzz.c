@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "libpaste.h"
 
 #define DATA_LEN	(256 << 10)
@@ -42,14 +43,6 @@ struct seen {
 	unsigned int nwant, n;
 	int bad;
 };
-
-/* An invariant: when it fails, say which, and crash for the fuzzer. */
-#define check(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		abort();						\
-	}								\
-} while (0)
 
 static int record(void *arg, const struct paste_wal_rec *p, unsigned int n)
 {

@@ -420,27 +420,6 @@ TEST_F(readmmap, error_replies_close_and_say_why)
 	}
 }
 
-/* CPU time pasted (@pid) has used, in clock ticks, or -1. */
-static long cpu_ticks(pid_t pid)
-{
-	unsigned long ut, st;
-	char path[64], buf[1024], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return ut + st;
-}
-
 /* 404 for an unknown key: the connection is served. */
 static int served(int fd)
 {
@@ -511,9 +490,9 @@ TEST_F(limits, out_of_descriptors_neither_spins_nor_stalls)
 	}
 	ASSERT_EQ(0, served(fds[0]));
 	usleep(200000);
-	t0 = cpu_ticks(self->pid);
+	t0 = proc_cpu_ticks(self->pid);
 	sleep(2);
-	t1 = cpu_ticks(self->pid);
+	t1 = proc_cpu_ticks(self->pid);
 	ASSERT_LE(0, t0);
 	/* A spinning loop burns about 2 s = 200 ticks; idle is about 0. */
 	EXPECT_GT(50, t1 - t0) TH_LOG("pasted used %ld ticks in 2 s idle", t1 - t0);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the PASTE selftests: pmem files, MAP_SYNC mappings and
- * cache-line write-back.
+ * Helpers shared by the PASTE selftests: pmem files, MAP_SYNC mappings,
+ * cache-line write-back, and the CPU time of a server under test.
  */
 #ifndef PASTE_UTIL_H
 #define PASTE_UTIL_H
@@ -18,6 +18,30 @@
 
 #define PMEM_DIR "/mnt/pmem"
 #define CACHELINE 64
+
+/*
+ * CPU time process @pid has used, in clock ticks, or -1: a server that
+ * waits uses about none, one that spins 100 a second.
+ */
+static inline long proc_cpu_ticks(pid_t pid)
+{
+	unsigned long ut, st;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
 
 /* Run a shell command built like printf(); its system() status. */
 static inline int sh(const char *fmt, ...)

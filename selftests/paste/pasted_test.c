@@ -804,26 +804,6 @@ TEST_F_TIMEOUT(pastemode, recovery_lists_each_buffer_once, 600)
 	self->pid = 0;
 }
 
-/* CPU time of @pid in clock ticks, or -1. */
-static long cpu_ticks(pid_t pid)
-{
-	unsigned long ut, st;
-	char path[64], buf[1024], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return ut + st;
-}
-
 /* From pasted's summary at exit in @log: the value before @what, or -1. */
 static long summary_count(const char *log, const char *what)
 {
@@ -884,9 +864,9 @@ TEST_F_TIMEOUT(pastemode, byte_segments_exhaust_region_without_checkpoint_storm,
 		}
 	}
 	usleep(300000);
-	t0 = cpu_ticks(self->pid);
+	t0 = proc_cpu_ticks(self->pid);
 	sleep(2);
-	t1 = cpu_ticks(self->pid);
+	t1 = proc_cpu_ticks(self->pid);
 	ASSERT_LE(0, t0);
 	/* Spinning is 200 ticks in 2 s; waiting is about 0. */
 	EXPECT_GT(50, t1 - t0) TH_LOG("pasted used %ld ticks in 2 s of exhaustion",

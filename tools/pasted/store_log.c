@@ -292,28 +292,19 @@ static void log_close(struct server *s)
 	free(s->batch);
 }
 
-const struct storage_ops fsync_ops = {
-	.name = "fsync",
-	.files = "log",
-	.rx = RX_HEAP,
-	.open = log_open,
-	.stage = log_stage,
-	.commit = log_commit,
-	.truncate = log_truncate,
-	.need_checkpoint = log_need_checkpoint,
-	.read = log_read,
-	.close = log_close,
-};
+#define LOG_OPS(mode_name) {			\
+	.name = mode_name,				\
+	.files = "log",					\
+	.rx = RX_HEAP,					\
+	.open = log_open,				\
+	.stage = log_stage,				\
+	.commit = log_commit,				\
+	.truncate = log_truncate,			\
+	.need_checkpoint = log_need_checkpoint,		\
+	.read = log_read,				\
+	.close = log_close,				\
+}
 
-const struct storage_ops fdatasync_ops = {
-	.name = "fdatasync",
-	.files = "log",
-	.rx = RX_HEAP,
-	.open = log_open,
-	.stage = log_stage,
-	.commit = log_commit,
-	.truncate = log_truncate,
-	.need_checkpoint = log_need_checkpoint,
-	.read = log_read,
-	.close = log_close,
-};
+/* The two differ only in the sync call (log_commit(), log_truncate()). */
+const struct storage_ops fsync_ops = LOG_OPS("fsync");
+const struct storage_ops fdatasync_ops = LOG_OPS("fdatasync");
