@@ -23,22 +23,25 @@ check() {
 	fi
 }
 
-# An io_uring instance closes its files after the process exits, so the
-# previous server's listener can linger briefly: retry while the port is busy.
+# A port can be taken: by another program, or by the previous server's
+# listener, which an io_uring instance closes only after the process exits.
+# Move to the next port while the port is busy; $port is the one that served.
 # start MODE LOOP [MIB]
 start() {
-	for i in $(seq 100); do
+	for i in $(seq 50); do
 		"$pasted" -m "$1" -l "$2" -p $port -d "$dir" -r "${3:-8}" --allow-nosync \
 			> "$dir/log" 2>&1 &
 		pid=$!
 		for j in $(seq 50); do
-			curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+			# Listening (it says so), and not another program answering.
+			grep -q '^pasted: mode' "$dir/log" &&
+				curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
 			kill -0 $pid 2>/dev/null || break
 			sleep 0.1
 		done
 		wait $pid
 		grep -q 'Address already in use' "$dir/log" || return 1
-		sleep 0.1
+		port=$((port + 2))
 	done
 	return 1
 }
