@@ -19,7 +19,9 @@ struct paste_rxq;
 
 /**
  * struct paste_sock - PASTE state of a TCP socket, embedded in struct sock
- * @region: attached region, or NULL; holds a reference
+ * @region: attached region, or NULL; holds a reference. Set and cleared
+ *	with the socket locked; a listener's is read under RCU when a child
+ *	inherits it in softirq context
  * @rxq: receive queue bound to @region through this socket, or NULL
  * @owned: buffers (slot index) handed to user space and not yet pinned or
  *	released; the value is the number of bytes in the buffer
@@ -33,7 +35,7 @@ struct paste_rxq;
  * Everything but @owned is protected by the socket lock.
  */
 struct paste_sock {
-	struct paste_region *region;
+	struct paste_region __rcu *region;
 	struct paste_rxq *rxq;
 	struct xarray owned;
 	u32 refs_outstanding;
@@ -51,7 +53,9 @@ int paste_ioctl(struct sock *sk, unsigned int cmd, void __user *arg);
 #if IS_ENABLED(CONFIG_PASTE)
 void paste_sock_init(struct sock *sk);
 void paste_sock_clone(struct sock *newsk, const struct sock *sk);
+void paste_sock_close(struct sock *sk);
 void paste_sock_destroy(struct sock *sk);
+bool paste_sk_attached(const struct sock *sk);
 int paste_recv_check(struct sock *sk, int flags);
 int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		   struct msghdr *msg, u32 len);
@@ -60,7 +64,13 @@ void paste_recv_done(struct sock *sk, int copied);
 static inline void paste_sock_init(struct sock *sk) {}
 static inline void paste_sock_clone(struct sock *newsk,
 				    const struct sock *sk) {}
+static inline void paste_sock_close(struct sock *sk) {}
 static inline void paste_sock_destroy(struct sock *sk) {}
+static inline bool paste_sk_attached(const struct sock *sk)
+{
+	return false;
+}
+
 static inline int paste_recv_check(struct sock *sk, int flags)
 {
 	return -EOPNOTSUPP;

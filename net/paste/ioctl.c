@@ -9,9 +9,10 @@
 
 #include "paste.h"
 
-static int paste_pin_one(struct paste_sock *ps, struct paste_region *r,
-			 u32 slot)
+static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
 {
+	struct paste_sock *ps = &sk->sk_paste;
+	struct net *net = sock_net(sk);
 	int err = 0;
 
 	if (slot >= r->nr_slots)
@@ -25,7 +26,7 @@ static int paste_pin_one(struct paste_sock *ps, struct paste_region *r,
 
 	xa_erase_bh(&ps->owned, slot);
 	ps->refs_outstanding--;
-	atomic64_dec(&paste_stats.refs_outstanding);
+	PASTE_DEC_STATS(net, PASTE_MIB_REFS_OUTSTANDING);
 	spin_lock_bh(&r->lock);
 	__set_bit(slot, r->pinned);
 	r->nr_pinned++;
@@ -33,9 +34,10 @@ static int paste_pin_one(struct paste_sock *ps, struct paste_region *r,
 	return 0;
 }
 
-static int paste_release_one(struct paste_sock *ps, struct paste_region *r,
-			     u32 slot)
+static int paste_release_one(struct sock *sk, struct paste_region *r, u32 slot)
 {
+	struct paste_sock *ps = &sk->sk_paste;
+	struct net *net = sock_net(sk);
 	int err = 0;
 
 	if (slot >= r->nr_slots)
@@ -43,7 +45,7 @@ static int paste_release_one(struct paste_sock *ps, struct paste_region *r,
 	if (xa_load(&ps->owned, slot)) {
 		xa_erase_bh(&ps->owned, slot);
 		ps->refs_outstanding--;
-		atomic64_dec(&paste_stats.refs_outstanding);
+		PASTE_DEC_STATS(net, PASTE_MIB_REFS_OUTSTANDING);
 		paste_slot_free(r, slot);
 		return 0;
 	}
@@ -61,9 +63,14 @@ static int paste_release_one(struct paste_sock *ps, struct paste_region *r,
 	return err;
 }
 
-static int paste_flush_one(struct paste_sock *ps, struct paste_region *r,
+/*
+ * Write back one range, a page at a time. A range may span the whole
+ * region: let others run in between.
+ */
+static int paste_flush_one(struct sock *sk, struct paste_region *r,
 			   const struct paste_ref *ref)
 {
+	struct paste_sock *ps = &sk->sk_paste;
 	u64 off, end;
 
 	if (!ref->len || ref->offset < r->offset ||
@@ -78,16 +85,16 @@ static int paste_flush_one(struct paste_sock *ps, struct paste_region *r,
 
 		arch_wb_cache_pmem(paste_region_addr(r, off), n);
 		off += n;
+		cond_resched();
 	}
 	ps->flushes++;
-	atomic64_inc(&paste_stats.flushes);
+	PASTE_INC_STATS(sock_net(sk), PASTE_MIB_FLUSHES);
 	return 0;
 }
 
 /* ioctl(SIOCPASTE): pin, flush or release a batch, in order. */
 static int paste_ioc_batch(struct sock *sk, void __user *arg)
 {
-	struct paste_sock *ps = &sk->sk_paste;
 	struct paste_ref *refs;
 	struct paste_region *r;
 	struct paste_ioc ioc;
@@ -113,7 +120,7 @@ static int paste_ioc_batch(struct sock *sk, void __user *arg)
 	}
 
 	lock_sock(sk);
-	r = ps->region;
+	r = paste_sk_region(sk);
 	if (!r) {
 		err = -EINVAL;
 		goto out;
@@ -121,13 +128,13 @@ static int paste_ioc_batch(struct sock *sk, void __user *arg)
 	for (i = 0; i < ioc.count; i++) {
 		switch (ioc.op) {
 		case PASTE_IOC_PIN:
-			err = paste_pin_one(ps, r, refs[i].token);
+			err = paste_pin_one(sk, r, refs[i].token);
 			break;
 		case PASTE_IOC_FLUSH:
-			err = paste_flush_one(ps, r, &refs[i]);
+			err = paste_flush_one(sk, r, &refs[i]);
 			break;
 		case PASTE_IOC_RELEASE:
-			err = paste_release_one(ps, r, refs[i].token);
+			err = paste_release_one(sk, r, refs[i].token);
 			break;
 		}
 		if (err)

@@ -10,11 +10,14 @@
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
+#include <net/net_namespace.h>
 #include <net/paste.h>
+#include <net/sock.h>
 
 #define PASTE_NO_SLOT		U32_MAX
 /* At most 2^24 slots: 64 GiB of page-sized buffers. */
@@ -36,6 +39,8 @@
  * @user: the creator, charged @nr_pages of RLIMIT_MEMLOCK; NULL when it
  *	had CAP_IPC_LOCK
  * @mm: the creator's mm, whose pinned_vm counts @nr_pages
+ * @net_cookie: cookie of the creator's network namespace, whose
+ *	/proc/net/paste lists the region
  * @lock: protects the slot maps and counts below
  * @free: bitmap of free slots
  * @pinned: bitmap of pinned slots
@@ -67,6 +72,7 @@ struct paste_region {
 	struct page **pages;
 	struct user_struct *user;
 	struct mm_struct *mm;
+	u64 net_cookie;
 
 	spinlock_t lock;	/* protects the slot maps and counts */
 	unsigned long *free;
@@ -86,40 +92,69 @@ struct paste_region {
 };
 
 /**
- * struct paste_stats - global counters, shown in /proc/net/paste
- * @bytes_placed: bytes placed into regions
- * @bytes_copied: of those, bytes copied by the CPU
- * @bytes_zerocopy: of those, bytes a device placed, handed over in place
- * @refs_outstanding: buffers held by sockets
- * @region_full: times a socket found its region exhausted
- * @flushes: ranges written back through PASTE_IOC_FLUSH
- * @rx_posted: region buffers posted to bound devices
- * @rx_filled: of those, buffers a device filled
- * @rx_bytes: bytes devices wrote into region buffers, headers included
- * @rx_fallback: ordinary pages a bound device got instead of a region
- *	buffer, because the region was below its reserve of free buffers
- * @copy_foreign: bytes copied because they were not in a device-filled
- *	buffer of the socket's region (loopback, another device, a fallback
- *	page, a coalesced or collapsed skb)
- * @copy_split: bytes copied because a filled buffer held more than the
- *	receive could take
+ * enum paste_mib_field - counters of a network namespace, in /proc/net/paste
+ * @PASTE_MIB_BYTES_PLACED: bytes placed into regions
+ * @PASTE_MIB_BYTES_COPIED: of those, bytes copied by the CPU
+ * @PASTE_MIB_BYTES_ZEROCOPY: of those, bytes a device placed, handed over
+ *	in place
+ * @PASTE_MIB_REFS_OUTSTANDING: buffers held by sockets
+ * @PASTE_MIB_REGION_FULL: times a socket found its region exhausted
+ * @PASTE_MIB_FLUSHES: ranges written back through PASTE_IOC_FLUSH
+ * @PASTE_MIB_RX_POSTED: region buffers posted to bound devices
+ * @PASTE_MIB_RX_FILLED: of those, buffers a device filled
+ * @PASTE_MIB_RX_BYTES: bytes devices wrote into region buffers, headers
+ *	included
+ * @PASTE_MIB_RX_FALLBACK: ordinary pages a bound device got instead of a
+ *	region buffer, because the region was below its reserve of free
+ *	buffers
+ * @PASTE_MIB_COPY_FOREIGN: bytes copied because they were not in a
+ *	device-filled buffer of the socket's region (loopback, another device,
+ *	a fallback page, a coalesced or collapsed skb)
+ * @PASTE_MIB_COPY_SPLIT: bytes copied because a filled buffer held more
+ *	than the receive could take
+ * @PASTE_MIB_MAX: number of counters
+ *
+ * Socket events count in the socket's namespace, device events in the
+ * device's.
  */
-struct paste_stats {
-	atomic64_t bytes_placed;
-	atomic64_t bytes_copied;
-	atomic64_t bytes_zerocopy;
-	atomic64_t refs_outstanding;
-	atomic64_t region_full;
-	atomic64_t flushes;
-	atomic64_t rx_posted;
-	atomic64_t rx_filled;
-	atomic64_t rx_bytes;
-	atomic64_t rx_fallback;
-	atomic64_t copy_foreign;
-	atomic64_t copy_split;
+enum paste_mib_field {
+	PASTE_MIB_BYTES_PLACED,
+	PASTE_MIB_BYTES_COPIED,
+	PASTE_MIB_BYTES_ZEROCOPY,
+	PASTE_MIB_REFS_OUTSTANDING,
+	PASTE_MIB_REGION_FULL,
+	PASTE_MIB_FLUSHES,
+	PASTE_MIB_RX_POSTED,
+	PASTE_MIB_RX_FILLED,
+	PASTE_MIB_RX_BYTES,
+	PASTE_MIB_RX_FALLBACK,
+	PASTE_MIB_COPY_FOREIGN,
+	PASTE_MIB_COPY_SPLIT,
+	PASTE_MIB_MAX
 };
 
-extern struct paste_stats paste_stats;
+/**
+ * struct paste_mib - one CPU's share of a namespace's counters
+ * @mibs: deltas by &enum paste_mib_field; a gauge such as
+ *	%PASTE_MIB_REFS_OUTSTANDING is the sum over all CPUs
+ */
+struct paste_mib {
+	u64 mibs[PASTE_MIB_MAX];
+};
+
+struct paste_mib __percpu *paste_net_mib(const struct net *net);
+
+#define PASTE_ADD_STATS(net, field, val) \
+	this_cpu_add(paste_net_mib(net)->mibs[field], (val))
+#define PASTE_INC_STATS(net, field)	PASTE_ADD_STATS(net, field, 1)
+#define PASTE_DEC_STATS(net, field)	PASTE_ADD_STATS(net, field, -1)
+
+/* The region of @sk, which the caller has locked. */
+static inline struct paste_region *paste_sk_region(const struct sock *sk)
+{
+	return rcu_dereference_protected(sk->sk_paste.region,
+					 lockdep_sock_is_held(sk));
+}
 
 static inline u32 paste_slot_size(const struct paste_region *r)
 {
@@ -138,6 +173,7 @@ static inline void *paste_region_addr(const struct paste_region *r, u64 off)
 }
 
 struct paste_region *paste_region_attach(const struct paste_region_req *req,
+					 const struct net *net,
 					 unsigned long **claimed);
 void paste_region_unclaim(struct paste_region *r, const unsigned long *claimed);
 void paste_region_put(struct paste_region *r);
@@ -145,6 +181,7 @@ struct paste_region *paste_region_get_rcu(struct paste_region *r);
 
 u32 paste_slot_alloc(struct paste_region *r);
 void paste_slot_free(struct paste_region *r, u32 slot);
+void paste_slots_free(struct paste_region *r, const u32 *slots, unsigned int n);
 u32 paste_slot_post(struct paste_region *r, u32 reserve);
 bool paste_slot_take_rx(struct paste_region *r, const struct page *page,
 			u32 *slot);
@@ -155,6 +192,6 @@ void paste_region_unbind_rx(struct paste_region *r);
 void paste_rxq_sock_destroy(struct sock *sk);
 int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg);
 
-int paste_proc_show_regions(struct seq_file *seq);
+int paste_proc_show_regions(struct seq_file *seq, const struct net *net);
 
 #endif /* _NET_PASTE_PASTE_H */

@@ -33,7 +33,7 @@ int paste_recv_check(struct sock *sk, int flags)
 {
 	if (flags & (MSG_PEEK | MSG_TRUNC | MSG_OOB | MSG_SOCK_DEVMEM))
 		return -EOPNOTSUPP;
-	if (!READ_ONCE(sk->sk_paste.region))
+	if (!rcu_access_pointer(sk->sk_paste.region))
 		return -EINVAL;
 	return 0;
 }
@@ -73,7 +73,7 @@ static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 		return err;
 	}
 	ps->refs_outstanding++;
-	atomic64_inc(&paste_stats.refs_outstanding);
+	PASTE_INC_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING);
 	return 0;
 }
 
@@ -209,8 +209,9 @@ err_free:
 int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		   struct msghdr *msg, u32 len)
 {
+	struct paste_region *r = paste_sk_region(sk);
 	struct paste_sock *ps = &sk->sk_paste;
-	struct paste_region *r = ps->region;
+	struct net *net = sock_net(sk);
 	u32 done = 0, taken = 0, split = 0;
 	int err = 0;
 
@@ -260,17 +261,18 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 	 */
 	if (err == -ENOBUFS && !done) {
 		ps->region_full++;
-		atomic64_inc(&paste_stats.region_full);
+		PASTE_INC_STATS(net, PASTE_MIB_REGION_FULL);
 	}
 	ps->bytes_placed += done;
 	ps->bytes_copied += done - taken;
 	ps->bytes_zerocopy += taken;
-	atomic64_add(done, &paste_stats.bytes_placed);
-	atomic64_add(done - taken, &paste_stats.bytes_copied);
-	atomic64_add(taken, &paste_stats.bytes_zerocopy);
+	PASTE_ADD_STATS(net, PASTE_MIB_BYTES_PLACED, done);
+	PASTE_ADD_STATS(net, PASTE_MIB_BYTES_COPIED, done - taken);
+	PASTE_ADD_STATS(net, PASTE_MIB_BYTES_ZEROCOPY, taken);
 	if (READ_ONCE(r->zerocopy)) {
-		atomic64_add(split, &paste_stats.copy_split);
-		atomic64_add(done - taken - split, &paste_stats.copy_foreign);
+		PASTE_ADD_STATS(net, PASTE_MIB_COPY_SPLIT, split);
+		PASTE_ADD_STATS(net, PASTE_MIB_COPY_FOREIGN,
+				done - taken - split);
 	}
 	return done ? done : err;
 }
@@ -285,7 +287,7 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
  */
 void paste_recv_done(struct sock *sk, int copied)
 {
-	struct paste_region *r = sk->sk_paste.region;
+	struct paste_region *r = paste_sk_region(sk);
 
 	if (copied > 0 && r && (r->flags & PASTE_REGION_DURABLE))
 		pmem_wmb();

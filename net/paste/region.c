@@ -187,9 +187,25 @@ u32 paste_slot_alloc(struct paste_region *r)
  */
 void paste_slot_free(struct paste_region *r, u32 slot)
 {
+	paste_slots_free(r, &slot, 1);
+}
+
+/**
+ * paste_slots_free - return slots to the free map
+ * @r: the region
+ * @slots: slots held by a socket
+ * @n: number of entries at @slots
+ */
+void paste_slots_free(struct paste_region *r, const u32 *slots, unsigned int n)
+{
+	unsigned int i;
+
+	if (!n)
+		return;
 	spin_lock_bh(&r->lock);
-	__set_bit(slot, r->free);
-	r->nr_free++;
+	for (i = 0; i < n; i++)
+		__set_bit(slots[i], r->free);
+	r->nr_free += n;
 	spin_unlock_bh(&r->lock);
 }
 
@@ -265,15 +281,29 @@ void paste_slot_return_rx(struct paste_region *r, u32 slot)
 	spin_unlock_bh(&r->lock);
 }
 
-/* Free every filled slot no skb holds any more; true if some remain. */
+/* Slots of the rx map checked per hold of the region lock. */
+#define PASTE_RECLAIM_CHUNK	4096
+
+/*
+ * Free every filled slot no skb holds any more; true if some remain.
+ * Process context: the walk drops the lock, with BHs, between chunks.
+ */
 static bool paste_region_reclaim_rx(struct paste_region *r)
 {
-	unsigned long s;
+	unsigned long s, start, end;
 	bool left;
 
+	for (start = 0; start < r->nr_slots; start = end) {
+		end = min_t(unsigned long, start + PASTE_RECLAIM_CHUNK,
+			    r->nr_slots);
+		spin_lock_bh(&r->lock);
+		for (s = find_next_bit(r->rx, end, start); s < end;
+		     s = find_next_bit(r->rx, end, s + 1))
+			paste_rx_slot_reclaim_locked(r, s);
+		spin_unlock_bh(&r->lock);
+		cond_resched();
+	}
 	spin_lock_bh(&r->lock);
-	for_each_set_bit(s, r->rx, r->nr_slots)
-		paste_rx_slot_reclaim_locked(r, s);
 	left = r->nr_rx && !r->nr_bound;
 	spin_unlock_bh(&r->lock);
 	return left;
@@ -322,17 +352,20 @@ void paste_region_unbind_rx(struct paste_region *r)
 		schedule_delayed_work(&r->reclaim_work, HZ / 10);
 }
 
-static void paste_region_free_work(struct work_struct *work)
-{
-	struct paste_region *r = container_of(work, struct paste_region,
-					      free_work);
+/* Pages unpinned between scheduling points at teardown. */
+#define PASTE_UNPIN_CHUNK	4096
 
-	mutex_lock(&paste_regions_mutex);
-	list_del(&r->node);
-	mutex_unlock(&paste_regions_mutex);
+/* Tear down a region nobody can find any more, in process context. */
+static void paste_region_destroy(struct paste_region *r)
+{
+	unsigned long i, n;
 
 	cancel_delayed_work_sync(&r->reclaim_work);
-	unpin_user_pages_dirty_lock(r->pages, r->nr_pages, !r->dax);
+	for (i = 0; i < r->nr_pages; i += n) {
+		n = min_t(unsigned long, r->nr_pages - i, PASTE_UNPIN_CHUNK);
+		unpin_user_pages_dirty_lock(r->pages + i, n, !r->dax);
+		cond_resched();
+	}
 	paste_unaccount_pages(r);
 	inode_layout_unlock(file_inode(r->file));
 	fput(r->file);
@@ -341,6 +374,17 @@ static void paste_region_free_work(struct work_struct *work)
 	bitmap_free(r->pinned);
 	bitmap_free(r->rx);
 	kfree_rcu(r, rcu);
+}
+
+static void paste_region_free_work(struct work_struct *work)
+{
+	struct paste_region *r = container_of(work, struct paste_region,
+					      free_work);
+
+	mutex_lock(&paste_regions_mutex);
+	list_del(&r->node);
+	mutex_unlock(&paste_regions_mutex);
+	paste_region_destroy(r);
 }
 
 /**
@@ -660,22 +704,41 @@ err_free:
 	return ERR_PTR(err);
 }
 
+/* An existing region @r may serve @req if it is the same range alike. */
+static int paste_region_share_ok(const struct paste_region *r,
+				 const struct paste_region_req *req)
+{
+	if (r->offset != req->offset || r->length != req->length)
+		return -EBUSY;
+	if (r->flags != req->flags ||
+	    (req->slot_size && req->slot_size != paste_slot_size(r)) ||
+	    (!req->slot_size && paste_slot_size(r) != PAGE_SIZE))
+		return -EINVAL;
+	return 0;
+}
+
 /**
  * paste_region_attach - find or create the region a request names
  * @req: the request from setsockopt(SO_PASTE_REGION), not yet checked
+ * @net: the network namespace of the attaching socket
  * @claimed: set to the slots this call pinned for @req's owned ranges (a
  *	bitmap the caller frees), or to NULL when there are none
  *
  * A request for the same file range as an existing region shares it, and
- * must ask for the same slot size and flags. The ranges the request says
- * the application owns are pinned before the region is returned, and for a
- * new region before other sockets can find it.
+ * must ask for the same slot size and flags, whatever namespace created it.
+ * A new region is created, and its pages pinned, without the global lock:
+ * if another attach published the same range meanwhile, that one is shared
+ * and the new one torn down. The ranges the request says the application
+ * owns are pinned before the region is returned, and for a new region
+ * before other sockets can find it.
  *
  * Return: the region with a reference for the caller, or an ERR_PTR().
  */
 struct paste_region *paste_region_attach(const struct paste_region_req *req,
+					 const struct net *net,
 					 unsigned long **claimed)
 {
+	struct paste_region *fresh = NULL, *discard = NULL;
 	struct paste_range *owned = NULL;
 	struct paste_region *r;
 	unsigned long *bits = NULL;
@@ -721,27 +784,32 @@ struct paste_region *paste_region_attach(const struct paste_region_req *req,
 		}
 	}
 
+again:
 	mutex_lock(&paste_regions_mutex);
 	r = paste_region_find_get(inode, req->offset, req->length);
 	if (r) {
-		fput(file);
-		file = NULL;
-		err = -EBUSY;
-		if (r->offset != req->offset || r->length != req->length)
-			goto err_put;
-		err = -EINVAL;
-		if (r->flags != req->flags ||
-		    (req->slot_size && req->slot_size != paste_slot_size(r)) ||
-		    (!req->slot_size && paste_slot_size(r) != PAGE_SIZE))
-			goto err_put;
-	} else {
-		r = paste_region_create(file, req, dax);
-		if (IS_ERR(r)) {
-			err = PTR_ERR(r);
-			goto err_unlock;
+		discard = fresh;
+		fresh = NULL;
+		if (file) {
+			fput(file);
+			file = NULL;
 		}
-		file = NULL;
+		err = paste_region_share_ok(r, req);
+		if (err)
+			goto err_put;
+	} else if (fresh) {
+		r = fresh;
 		created = true;
+	} else {
+		mutex_unlock(&paste_regions_mutex);
+		fresh = paste_region_create(file, req, dax);
+		if (IS_ERR(fresh)) {
+			err = PTR_ERR(fresh);
+			goto err_free;
+		}
+		fresh->net_cookie = net->net_cookie;
+		file = NULL;
+		goto again;
 	}
 
 	if (owned) {
@@ -756,16 +824,23 @@ struct paste_region *paste_region_attach(const struct paste_region_req *req,
 	if (created)
 		list_add(&r->node, &paste_regions);
 	mutex_unlock(&paste_regions_mutex);
+	if (discard)
+		paste_region_destroy(discard);
 
 	kvfree(owned);
 	*claimed = bits;
 	return r;
 
 err_put:
-	paste_region_put(r);
-err_unlock:
+	if (created)
+		discard = r;
+	else
+		paste_region_put(r);
 	mutex_unlock(&paste_regions_mutex);
+	if (discard)
+		paste_region_destroy(discard);
 	bitmap_free(bits);
+err_free:
 	kvfree(owned);
 err_fput:
 	if (file)
@@ -774,12 +849,13 @@ err_fput:
 }
 
 /**
- * paste_proc_show_regions - list the live regions
+ * paste_proc_show_regions - list the live regions a namespace created
  * @seq: the seq_file of /proc/net/paste
+ * @net: its network namespace
  *
  * Return: 0.
  */
-int paste_proc_show_regions(struct seq_file *seq)
+int paste_proc_show_regions(struct seq_file *seq, const struct net *net)
 {
 	struct paste_region *r;
 
@@ -788,6 +864,9 @@ int paste_proc_show_regions(struct seq_file *seq)
 	list_for_each_entry(r, &paste_regions, node) {
 		struct inode *inode = file_inode(r->file);
 		u32 nr_free, nr_pinned, nr_rx;
+
+		if (r->net_cookie != net->net_cookie)
+			continue;
 
 		spin_lock_bh(&r->lock);
 		nr_free = r->nr_free;

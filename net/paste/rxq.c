@@ -67,10 +67,10 @@ struct page *paste_rxq_post(struct paste_rxq *rxq)
 
 	slot = paste_slot_post(r, rxq->reserve);
 	if (slot == PASTE_NO_SLOT) {
-		atomic64_inc(&paste_stats.rx_fallback);
+		PASTE_INC_STATS(dev_net(rxq->dev), PASTE_MIB_RX_FALLBACK);
 		return NULL;
 	}
-	atomic64_inc(&paste_stats.rx_posted);
+	PASTE_INC_STATS(dev_net(rxq->dev), PASTE_MIB_RX_POSTED);
 	return r->pages[slot];
 }
 EXPORT_SYMBOL_GPL(paste_rxq_post);
@@ -82,8 +82,10 @@ EXPORT_SYMBOL_GPL(paste_rxq_post);
  */
 void paste_rxq_filled(struct paste_rxq *rxq, u32 len)
 {
-	atomic64_inc(&paste_stats.rx_filled);
-	atomic64_add(len, &paste_stats.rx_bytes);
+	struct net *net = dev_net(rxq->dev);
+
+	PASTE_INC_STATS(net, PASTE_MIB_RX_FILLED);
+	PASTE_ADD_STATS(net, PASTE_MIB_RX_BYTES, len);
 }
 EXPORT_SYMBOL_GPL(paste_rxq_filled);
 
@@ -208,7 +210,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 
 	rtnl_lock();
 	lock_sock(sk);
-	r = ps->region;
+	r = paste_sk_region(sk);
 	err = -EINVAL;
 	if (!r)
 		goto out;

@@ -7,6 +7,7 @@
 #include <linux/tcp.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "paste.h"
 
@@ -34,48 +35,103 @@ void paste_sock_init(struct sock *sk)
  */
 void paste_sock_clone(struct sock *newsk, const struct sock *sk)
 {
-	struct paste_region *r = READ_ONCE(sk->sk_paste.region);
+	struct paste_region *r;
 
 	paste_sock_init(newsk);
-	newsk->sk_paste.region = paste_region_get_rcu(r);
+	rcu_read_lock();
+	r = paste_region_get_rcu(rcu_dereference(sk->sk_paste.region));
+	rcu_read_unlock();
+	RCU_INIT_POINTER(newsk->sk_paste.region, r);
 }
 
-/**
- * paste_sock_destroy - return a socket's buffers and drop its region
- * @sk: the socket, being closed or destroyed
- *
- * Called at close() and again at destruction, which finds nothing left:
- * an orphaned socket that outlives its process holds no region. Pinned
- * buffers belong to the region and stay where they are. A receive queue
- * the socket bound is unbound.
+/* Free slots a socket held: a lock round trip per batch, not per slot. */
+#define PASTE_FREE_BATCH	64
+
+/*
+ * Return the socket's unpinned buffers and drop its region. The socket is
+ * locked, or being destroyed and out of everybody else's reach.
  */
-void paste_sock_destroy(struct sock *sk)
+static void paste_sock_drop(struct sock *sk, bool can_sleep)
 {
 	struct paste_sock *ps = &sk->sk_paste;
-	struct paste_region *r = ps->region;
+	u32 batch[PASTE_FREE_BATCH];
+	struct paste_region *r;
 	unsigned long slot;
+	unsigned int n = 0;
 	void *entry;
 
 	paste_rxq_sock_destroy(sk);
+	r = rcu_replace_pointer(ps->region, NULL, true);
 	if (!r)
 		return;
 
-	xa_for_each(&ps->owned, slot, entry)
-		paste_slot_free(r, slot);
+	xa_for_each(&ps->owned, slot, entry) {
+		batch[n++] = slot;
+		if (n < PASTE_FREE_BATCH)
+			continue;
+		paste_slots_free(r, batch, n);
+		n = 0;
+		if (can_sleep)
+			cond_resched();
+	}
+	paste_slots_free(r, batch, n);
 	xa_destroy(&ps->owned);
-	atomic64_sub(ps->refs_outstanding, &paste_stats.refs_outstanding);
+	PASTE_ADD_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING,
+			-(s64)ps->refs_outstanding);
 	ps->refs_outstanding = 0;
-	WRITE_ONCE(ps->region, NULL);
 	paste_region_put(r);
+}
+
+/**
+ * paste_sock_close - return a socket's buffers and drop its region at close
+ * @sk: the socket, locked, in process context
+ *
+ * An orphaned socket that outlives its process holds no region. Pinned
+ * buffers belong to the region and stay where they are. A receive queue the
+ * socket bound is unbound.
+ */
+void paste_sock_close(struct sock *sk)
+{
+	paste_sock_drop(sk, true);
+}
+
+/**
+ * paste_sock_destroy - the same at destruction, in any context
+ * @sk: the socket
+ *
+ * Finds nothing left for a socket that was closed; a child that was never
+ * accepted still holds its region.
+ */
+void paste_sock_destroy(struct sock *sk)
+{
+	paste_sock_drop(sk, false);
+}
+
+/**
+ * paste_sk_attached - does a socket have a PASTE region?
+ * @sk: the socket
+ *
+ * Features that take over the socket's receive path (a ULP such as kTLS,
+ * a sockmap) would bypass MSG_PASTE, and are refused on such sockets.
+ *
+ * Return: true if a region is attached.
+ */
+bool paste_sk_attached(const struct sock *sk)
+{
+	return rcu_access_pointer(sk->sk_paste.region);
 }
 
 /* Called with the socket locked. */
 static int paste_sock_can_attach(const struct sock *sk)
 {
-	if (sk->sk_paste.region)
+	if (rcu_access_pointer(sk->sk_paste.region))
 		return -EBUSY;
-	/* A ULP (TLS, ...) replaces recvmsg and would ignore us. */
-	if (inet_csk(sk)->icsk_ulp_ops)
+	/*
+	 * A ULP (kTLS, ...) or a sockmap takes over the receive path and
+	 * would ignore MSG_PASTE; kTLS does so only once configured.
+	 */
+	if (inet_csk(sk)->icsk_ulp_ops ||
+	    READ_ONCE(sk->sk_prot)->recvmsg != tcp_recvmsg)
 		return -EOPNOTSUPP;
 	if (!((1 << sk->sk_state) &
 	      (TCPF_CLOSE | TCPF_LISTEN | TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
@@ -115,14 +171,14 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 	if (err)
 		return err;
 
-	r = paste_region_attach(&req, &claimed);
+	r = paste_region_attach(&req, sock_net(sk), &claimed);
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 
 	lock_sock(sk);
 	err = paste_sock_can_attach(sk);
 	if (!err)
-		WRITE_ONCE(sk->sk_paste.region, r);
+		rcu_assign_pointer(sk->sk_paste.region, r);
 	release_sock(sk);
 
 	if (err) {
@@ -156,7 +212,7 @@ int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
 		return -EINVAL;
 
 	lock_sock(sk);
-	r = ps->region;
+	r = paste_sk_region(sk);
 	if (r) {
 		info.region_offset = r->offset;
 		info.region_length = r->length;

@@ -7,11 +7,14 @@
  *  - pinned pages count against RLIMIT_MEMLOCK and show in VmPin;
  *  - an attach that fails after claiming owned buffers gives them back;
  *  - a closed socket that lingers in FIN_WAIT holds no region;
- *  - contradictory flags are refused.
+ *  - contradictory flags are refused;
+ *  - a flush of a huge range lets other tasks on its CPU run.
  * The races use /sys/kernel/debug/paste/attach_delay_ms (CONFIG_PASTE_DEBUG)
  * to widen a window that is otherwise a few instructions wide.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -310,6 +313,96 @@ TEST(contradictory_flags_refused)
 	EXPECT_EQ(-1, region_attach(s, &r, PASTE_REGION_VOLATILE));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, region_attach(s, &r, 0));
+	close(s);
+	region_close(&r);
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+struct sleeper {
+	volatile bool stop;
+	long long max_gap_us;
+};
+
+/* Sleep 1 ms at a time; note the longest time between two wakeups. */
+static void *sleeper_thread(void *p)
+{
+	struct sleeper *sl = p;
+	long long last = now_us(), t;
+
+	while (!sl->stop) {
+		usleep(1000);
+		t = now_us();
+		if (t - last > sl->max_gap_us)
+			sl->max_gap_us = t - last;
+		last = t;
+	}
+	return NULL;
+}
+
+/* FLUSH @n entries of the whole region: the time it took in us, or -1. */
+static long long flush_region(int sock, unsigned int len, unsigned int n)
+{
+	struct paste_ref refs[1024];
+	long long t0 = now_us();
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		refs[i] = (struct paste_ref){ .offset = 0, .len = len };
+	if (paste_ioc(sock, PASTE_IOC_FLUSH, refs, n) != (int)n)
+		return -1;
+	return now_us() - t0;
+}
+
+/*
+ * One SIOCPASTE may write back 1024 ranges of a whole region: seconds of
+ * work in the kernel. A task sharing the CPU must still get it within a
+ * fraction of that (the kernel here does not preempt: only scheduling
+ * points in the loop let it run).
+ */
+#define FLUSH_LEN	(16 << 20)
+TEST(flush_of_huge_ranges_yields_the_cpu)
+{
+	struct sleeper sl = { 0 };
+	long long took = 0;
+	unsigned int n;
+	struct region r;
+	cpu_set_t cpus;
+	pthread_t t;
+	int s;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpus), &cpus));
+	ASSERT_EQ(0, region_open(&r, "hard-flush", FLUSH_LEN, false));
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, region_attach(s, &r, 0));
+	/* Enough ranges for half a second of writing back, at least. */
+	for (n = 1; n <= 1024; n *= 2) {
+		took = flush_region(s, FLUSH_LEN, n);
+		ASSERT_LE(0, took) TH_LOG("FLUSH: %s", strerror(errno));
+		if (took >= 500000)
+			break;
+	}
+	ASSERT_LE(500000, took) TH_LOG("1024 flushes of 16 MiB took only %lld us", took);
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper_thread, &sl));
+	usleep(50000);
+	sl.max_gap_us = 0;
+	took = flush_region(s, FLUSH_LEN, n);
+	sl.stop = true;
+	pthread_join(t, NULL);
+	ASSERT_LE(0, took);
+	EXPECT_GT(took / 4, sl.max_gap_us)
+		TH_LOG("a task on the same CPU waited %lld us of the flush's %lld us",
+		       sl.max_gap_us, took);
 	close(s);
 	region_close(&r);
 }
