@@ -731,6 +731,103 @@ TEST_F_TIMEOUT(pastemode, bodies_spanning_many_slots, 300)
 	free(req);
 }
 
+/*
+ * A 16 KiB body in 200 segments, each received on its own, is more
+ * references than a queue (or a WAL record) holds: pasted compacts them
+ * into the free tails of their slots rather than refuse a legal request,
+ * and the value survives a crash.
+ */
+TEST_F_TIMEOUT(pastemode, body_in_more_segments_than_a_record_holds, 300)
+{
+	char *val = malloc(16384), *req = malloc(16384 + 256);
+	size_t off, chunk, total;
+	int fd, one = 1, n;
+
+	ASSERT_NE(NULL, val);
+	ASSERT_NE(NULL, req);
+	self->pid = pastemode_start(self, variant->loop, default_args);
+	ASSERT_LT(0, self->pid) TH_LOG("pasted did not start; see %s", self->log);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	stream_fill(520, 0, val, 16384);
+	n = snprintf(req, 256, "POST /frag HTTP/1.1\r\nHost: t\r\nContent-Length: 16384\r\n\r\n");
+	memcpy(req + n, val, 16384);
+	total = n + 16384UL;
+	for (off = 0; off < total; off += chunk) {
+		chunk = total - off < 83 ? total - off : 83;
+		ASSERT_EQ(0, send_all(fd, req + off, chunk));
+		usleep(3000);
+	}
+	EXPECT_EQ(201, read_response(fd, NULL, 0, NULL));
+	EXPECT_EQ(200, get_eq(fd, "frag", val, 16384));
+	close(fd);
+
+	ASSERT_EQ(0, kill(self->pid, SIGKILL));
+	ASSERT_EQ(self->pid, waitpid(self->pid, NULL, 0));
+	self->pid = pastemode_start(self, variant->loop, default_args);
+	ASSERT_LT(0, self->pid) TH_LOG("pasted did not restart; see %s", self->log);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(200, get_eq(fd, "frag", val, 16384)) TH_LOG("after the crash");
+	close(fd);
+	free(val);
+	free(req);
+}
+
+/*
+ * With 512-byte slots, 2100 bodies of 16 KiB are some 70,000 logged
+ * buffers: more than the kernel takes as owned ranges at attach
+ * (PASTE_MAX_OWNED). pasted must checkpoint before that, and name whole
+ * runs of slots, so that it starts again after a crash with every value.
+ */
+#define MANY_POSTS	2100
+TEST_F_TIMEOUT(pastemode, restart_after_more_pieces_than_owned_ranges, 900)
+{
+	static const char *const args[] = { "-r", "64", "--slot-size", "512", NULL };
+	char *val = malloc(16384), *req = malloc(8 * (16384 + 128)), key[32];
+	size_t len;
+	int fd, i, j, created = 0;
+
+	ASSERT_NE(NULL, val);
+	ASSERT_NE(NULL, req);
+	self->pid = pastemode_start(self, variant->loop, args);
+	ASSERT_LT(0, self->pid) TH_LOG("pasted did not start; see %s", self->log);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < MANY_POSTS; i += 8) {
+		/* Eight pipelined requests, each key a few times over. */
+		for (len = 0, j = i; j < i + 8 && j < MANY_POSTS; j++) {
+			len += snprintf(req + len, 128,
+					"POST /many%03d HTTP/1.1\r\nHost: t\r\nContent-Length: 16384\r\n\r\n",
+					j % 700);
+			stream_fill(1000 + j, 0, req + len, 16384);
+			len += 16384;
+		}
+		ASSERT_EQ(0, send_all(fd, req, len));
+		for (j = i; j < i + 8 && j < MANY_POSTS; j++)
+			created += read_response(fd, NULL, 0, NULL) == 201;
+	}
+	EXPECT_EQ(MANY_POSTS, created);
+	close(fd);
+
+	ASSERT_EQ(0, kill(self->pid, SIGKILL));
+	ASSERT_EQ(self->pid, waitpid(self->pid, NULL, 0));
+	self->pid = pastemode_start(self, variant->loop, args);
+	ASSERT_LT(0, self->pid) TH_LOG("pasted did not restart; see %s", self->log);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	/* Each key holds the last of its three values. */
+	for (i = MANY_POSTS - 700; i < MANY_POSTS; i++) {
+		snprintf(key, sizeof(key), "many%03d", i % 700);
+		stream_fill(1000 + i, 0, val, 16384);
+		ASSERT_EQ(200, get_eq(fd, key, val, 16384)) TH_LOG("%s", key);
+	}
+	close(fd);
+	free(val);
+	free(req);
+}
+
 #define ISTEPS	700	/* POSTs per connection: 1400 of 2048 slots */
 #define IBODY	200
 #define ISPLIT	120	/* bytes of a request sent with the one before */

@@ -27,7 +27,7 @@ static void conn_read(struct server *s, struct conn *c)
 				c->closing = true;
 				break;
 			}
-			if (c->qn == QMAX) {
+			if (c->qn == QMAX && !paste_compact(s, c)) {
 				bad_request(s, c, 431);
 				break;
 			}

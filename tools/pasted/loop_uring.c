@@ -143,7 +143,8 @@ static void answer(struct server *s, struct conn *c)
 	c->touched = false;
 	conn_settle(s, c);
 	/* A full queue of references and still no complete request. */
-	if (s->store->rx == RX_PASTE && c->qn == QMAX && conn_wants_input(c))
+	if (s->store->rx == RX_PASTE && c->qn == QMAX && conn_wants_input(c) &&
+	    !paste_compact(s, c))
 		bad_request(s, c, 431);
 	if (c->out_len > c->out_sent && !c->send_busy) {
 		arm(s, OP_SEND, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);

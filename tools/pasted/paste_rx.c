@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -184,6 +185,52 @@ int paste_settle(struct server *s, struct conn *c, bool final)
 	return err;
 }
 
+/*
+ * A full queue and still no complete request: the client cut it into more
+ * segments than a queue (and a WAL record) has references. Each buffer is
+ * a whole slot of which the kernel filled a part, and the slot's free tail
+ * is ours while we hold it: move the queued bytes forward into those
+ * tails, as a compacting collector would, and give back the buffers that
+ * end up empty. Legal requests then take at most one reference per slot,
+ * plus one, whatever their segmentation. The moved bytes are written back
+ * here when the payload is otherwise durable already (kernel flush); the
+ * commit's fence orders them before the log entry. Returns the number of
+ * queue entries freed.
+ */
+unsigned int paste_compact(struct server *s, struct conn *c)
+{
+	unsigned int i, n = 1, freed = 0;
+
+	for (i = 1; i < c->qn; i++) {
+		struct paste_ref *dst = &c->q[n - 1], cur = c->q[i];
+		uint64_t end = ((uint64_t)dst->token + 1) * s->slot_size;
+		uint64_t tail = dst->offset + dst->len;
+		uint32_t k = end - tail < cur.len ? end - tail : cur.len;
+
+		if (k) {
+			memcpy(s->data.map + tail, s->data.map + cur.offset, k);
+			if (s->opt.kernel_flush)
+				paste_flush(s->data.map + tail, k);
+			dst->len += k;
+			cur.offset += k;
+			cur.len -= k;
+			s->st.payload_copied += k;
+		}
+		if (cur.len) {
+			c->keep[n] = c->keep[i];
+			c->q[n++] = cur;
+		} else if (settle_one(s, c, &c->q[i], false)) {
+			c->closing = true;
+		} else {
+			freed++;
+		}
+	}
+	for (i = n; i < c->qn; i++)
+		c->keep[i] = false;
+	c->qn = n;
+	return freed;
+}
+
 /* Before parsing up to QMAX more references: room for them in @done. */
 int paste_make_room(struct server *s, struct conn *c)
 {
@@ -293,6 +340,47 @@ void paste_retry_starved(struct server *s, bool tick)
  * interleave in the log, so one buffer can come up again after others:
  * each is listed once, or the list outgrows the region.
  */
+static int range_cmp(const void *a, const void *b)
+{
+	const struct paste_range *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/*
+ * The kernel pins whole slots, and takes at most PASTE_MAX_OWNED ranges:
+ * turn the pieces the WAL references (many per slot, interleaved between
+ * connections) into sorted runs of whole slots. A checkpoint runs before
+ * the log holds that many buffers (region_need_checkpoint()).
+ */
+static int owned_slot_runs(struct server *s, uint64_t slot_size)
+{
+	unsigned int i, n = 0;
+
+	qsort(s->owned, s->nowned, sizeof(*s->owned), range_cmp);
+	for (i = 0; i < s->nowned; i++) {
+		uint64_t start = s->owned[i].offset / slot_size * slot_size;
+		uint64_t end = (s->owned[i].offset + s->owned[i].length +
+				slot_size - 1) / slot_size * slot_size;
+		struct paste_range *last = n ? &s->owned[n - 1] : NULL;
+
+		if (last && start <= last->offset + last->length) {
+			if (end > last->offset + last->length)
+				last->length = end - last->offset;
+			continue;
+		}
+		s->owned[n].offset = start;
+		s->owned[n++].length = end - start;
+	}
+	s->nowned = n;
+	if (n > PASTE_MAX_OWNED) {
+		fprintf(stderr, "pasted: the log references %u separate runs of buffers, more than the kernel takes (%u)\n",
+			n, PASTE_MAX_OWNED);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 int paste_attach(struct server *s)
 {
 	struct paste_sock_info info;
@@ -301,6 +389,10 @@ int paste_attach(struct server *s)
 	bool *seen;
 	int err;
 
+	err = owned_slot_runs(s, s->opt.slot_size ? s->opt.slot_size :
+			      (uint64_t)sysconf(_SC_PAGESIZE));
+	if (err)
+		return err;
 	err = paste_region_attach(&s->data, s->lsn,
 				  (s->data.sync ? 0 : PASTE_REGION_VOLATILE) |
 				  (s->opt.kernel_flush ? PASTE_REGION_DURABLE : 0),
@@ -328,6 +420,7 @@ int paste_attach(struct server *s)
 	if (getsockopt(s->lsn, SOL_SOCKET, SO_PASTE_REGION, &info, &len))
 		return -errno;
 	s->nr_slots = info.nr_slots;
+	s->slot_size = info.slot_size;
 	s->pinned = calloc(s->nr_slots, sizeof(*s->pinned));
 	seen = calloc(s->nr_slots, sizeof(*seen));
 	if (!s->pinned || !seen) {

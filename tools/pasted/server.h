@@ -202,6 +202,7 @@ struct server {
 	size_t npinned;
 	size_t nheld;			/* paste: logged tokens sockets hold */
 	uint32_t nr_slots;
+	uint32_t slot_size;		/* paste: bytes per region buffer */
 	bool released;			/* paste: buffers went back since the
 					 * last retry of starved connections */
 	struct kv kv;
@@ -253,6 +254,7 @@ size_t paste_queued(const struct conn *c);
 void paste_process(struct server *s, struct conn *c);
 int paste_settle(struct server *s, struct conn *c, bool final);
 int paste_make_room(struct server *s, struct conn *c);
+unsigned int paste_compact(struct server *s, struct conn *c);
 int paste_release_all(struct server *s);
 void paste_starved(struct server *s, struct conn *c);
 void paste_retry_starved(struct server *s, bool tick);

@@ -302,10 +302,17 @@ static int region_truncate(struct server *s)
 	return paste_release_all(s);
 }
 
+/*
+ * Also before the logged buffers outnumber what a restart can name to the
+ * kernel as owned (PASTE_MAX_OWNED runs of slots).
+ */
 static bool region_need_checkpoint(const struct server *s)
 {
+	size_t logged = s->npinned + s->nheld;
+
 	return s->wal.tail * 4 > s->wal.capacity * 3 ||
-	       (s->npinned + s->nheld) * 4 > (size_t)s->nr_slots * 3;
+	       logged * 4 > (size_t)s->nr_slots * 3 ||
+	       logged * 4 > (size_t)PASTE_MAX_OWNED * 3;
 }
 
 static void wal_close(struct server *s)
