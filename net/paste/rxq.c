@@ -33,6 +33,8 @@
  * @dev_tracker: tracks the reference held on @dev
  * @queue: receive queue index
  * @region: the region, with a reference
+ * @net: the device's network namespace, whose counters count the queue's
+ *	events; set before the driver first posts a buffer
  * @reserve: free buffers the device leaves for copying receives
  * @release_work: unbinds and frees from process context, after close
  */
@@ -42,6 +44,7 @@ struct paste_rxq {
 	netdevice_tracker dev_tracker;
 	u32 queue;
 	struct paste_region *region;
+	possible_net_t net;
 	u32 reserve;
 	struct work_struct release_work;
 };
@@ -67,10 +70,10 @@ struct page *paste_rxq_post(struct paste_rxq *rxq)
 
 	slot = paste_slot_post(r, rxq->reserve);
 	if (slot == PASTE_NO_SLOT) {
-		PASTE_INC_STATS(dev_net(rxq->dev), PASTE_MIB_RX_FALLBACK);
+		PASTE_INC_STATS(read_pnet(&rxq->net), PASTE_MIB_RX_FALLBACK);
 		return NULL;
 	}
-	PASTE_INC_STATS(dev_net(rxq->dev), PASTE_MIB_RX_POSTED);
+	PASTE_INC_STATS(read_pnet(&rxq->net), PASTE_MIB_RX_POSTED);
 	return r->pages[slot];
 }
 EXPORT_SYMBOL_GPL(paste_rxq_post);
@@ -82,7 +85,7 @@ EXPORT_SYMBOL_GPL(paste_rxq_post);
  */
 void paste_rxq_filled(struct paste_rxq *rxq, u32 len)
 {
-	struct net *net = dev_net(rxq->dev);
+	struct net *net = read_pnet(&rxq->net);
 
 	PASTE_INC_STATS(net, PASTE_MIB_RX_FILLED);
 	PASTE_ADD_STATS(net, PASTE_MIB_RX_BYTES, len);
@@ -237,6 +240,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 
 	rxq->queue = req.queue;
 	rxq->region = r;
+	write_pnet(&rxq->net, dev_net(dev));
 	/*
 	 * Leave a quarter of the region, at most PASTE_RXQ_RESERVE slots, to
 	 * receives that copy: a larger share would send the NIC to its own

@@ -50,7 +50,7 @@ logs=$build/logs
 q10=$build/qemu10
 size_mib=128
 export PMEM_SIZE=${size_mib}M	# every boot here: prep, trace, verify
-base=0x100000000	# where QEMU's pc machine puts the first NVDIMM
+base=0x100000000	# where QEMU's q35 machine puts the first NVDIMM (1 GiB of RAM)
 mkdir -p "$out" "$logs"
 rm -f "$out"/*.img "$out"/*.state
 

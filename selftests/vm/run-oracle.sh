@@ -21,7 +21,7 @@ kernel=$build/obj-$flavour/arch/x86/boot/bzImage
 img=$build/pmem-oracle.img
 log=$build/logs/oracle.log
 q10=$build/qemu10
-base=0x100000000	# where QEMU's pc machine puts the first NVDIMM
+base=0x100000000	# where QEMU's q35 machine puts the first NVDIMM (1 GiB of RAM)
 size_mib=512
 mkdir -p "$build/logs"
 
