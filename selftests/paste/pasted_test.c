@@ -546,6 +546,19 @@ static pid_t pastemode_start(FIXTURE_DATA(pastemode) *self, const char *loop,
 }
 
 /*
+ * SIGKILL pasted, start it again on the same files and connect: the
+ * connection, or -1.
+ */
+static int crash_and_restart(FIXTURE_DATA(pastemode) *self, const char *loop,
+			     const char *const *args)
+{
+	if (kill(self->pid, SIGKILL) || waitpid(self->pid, NULL, 0) != self->pid)
+		return -1;
+	self->pid = pastemode_start(self, loop, args);
+	return self->pid > 0 ? conn(self->port) : -1;
+}
+
+/*
  * A POST whose buffer also holds the start of the next request (here a
  * stray CRLF) is logged, but the buffer is still queued when the client
  * closes. It must be pinned, not released with the socket: in a 1 MiB
@@ -763,12 +776,8 @@ TEST_F_TIMEOUT(pastemode, body_in_more_segments_than_a_record_holds, 300)
 	EXPECT_EQ(200, get_eq(fd, "frag", val, 16384));
 	close(fd);
 
-	ASSERT_EQ(0, kill(self->pid, SIGKILL));
-	ASSERT_EQ(self->pid, waitpid(self->pid, NULL, 0));
-	self->pid = pastemode_start(self, variant->loop, default_args);
-	ASSERT_LT(0, self->pid) TH_LOG("pasted did not restart; see %s", self->log);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
+	fd = crash_and_restart(self, variant->loop, default_args);
+	ASSERT_LE(0, fd) TH_LOG("pasted did not restart; see %s", self->log);
 	EXPECT_EQ(200, get_eq(fd, "frag", val, 16384)) TH_LOG("after the crash");
 	close(fd);
 	free(val);
@@ -852,12 +861,8 @@ TEST_F_TIMEOUT(pastemode, restart_after_more_pieces_than_owned_ranges, 900)
 		sh("tail -5 %s", self->log);
 	close(fd);
 
-	ASSERT_EQ(0, kill(self->pid, SIGKILL));
-	ASSERT_EQ(self->pid, waitpid(self->pid, NULL, 0));
-	self->pid = pastemode_start(self, variant->loop, args);
-	ASSERT_LT(0, self->pid) TH_LOG("pasted did not restart; see %s", self->log);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
+	fd = crash_and_restart(self, variant->loop, args);
+	ASSERT_LE(0, fd) TH_LOG("pasted did not restart; see %s", self->log);
 	/* Each key holds the last of its three values. */
 	for (i = MANY_POSTS - 700; i < MANY_POSTS; i++) {
 		snprintf(key, sizeof(key), "many%03d", i % 700);
