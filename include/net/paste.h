@@ -26,10 +26,12 @@ struct paste_rxq;
  * @owned: buffers (slot index) handed to user space and not yet pinned or
  *	released; the value is the number of bytes in the buffer
  * @refs_outstanding: number of entries in @owned
+ * @max_held: most entries @owned may have, 0 for no limit
  * @bytes_placed: bytes placed into the region
  * @bytes_copied: of those, bytes copied by the CPU
  * @bytes_zerocopy: of those, bytes a device placed, handed over as they lay
  * @region_full: times the region had no free buffer
+ * @held_full: times @max_held refused a buffer
  * @flushes: ranges written back through %PASTE_IOC_FLUSH
  *
  * Everything but @owned is protected by the socket lock.
@@ -39,16 +41,20 @@ struct paste_sock {
 	struct paste_rxq *rxq;
 	struct xarray owned;
 	u32 refs_outstanding;
+	u32 max_held;
 	u64 bytes_placed;
 	u64 bytes_copied;
 	u64 bytes_zerocopy;
 	u64 region_full;
+	u64 held_full;
 	u64 flushes;
 };
 
 int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen);
 int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen);
 int paste_ioctl(struct sock *sk, unsigned int cmd, void __user *arg);
+size_t paste_diag_size(void);
+int paste_diag_put(struct sock *sk, struct sk_buff *skb);
 
 #if IS_ENABLED(CONFIG_PASTE)
 void paste_sock_init(struct sock *sk);

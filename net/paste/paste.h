@@ -99,6 +99,8 @@ struct paste_region {
  *	in place
  * @PASTE_MIB_REFS_OUTSTANDING: buffers held by sockets
  * @PASTE_MIB_REGION_FULL: times a socket found its region exhausted
+ * @PASTE_MIB_HELD_FULL: times a socket was refused a buffer at its limit
+ *	on buffers held
  * @PASTE_MIB_FLUSHES: ranges written back through PASTE_IOC_FLUSH
  * @PASTE_MIB_RX_POSTED: region buffers posted to bound devices
  * @PASTE_MIB_RX_FILLED: of those, buffers a device filled
@@ -123,6 +125,7 @@ enum paste_mib_field {
 	PASTE_MIB_BYTES_ZEROCOPY,
 	PASTE_MIB_REFS_OUTSTANDING,
 	PASTE_MIB_REGION_FULL,
+	PASTE_MIB_HELD_FULL,
 	PASTE_MIB_FLUSHES,
 	PASTE_MIB_RX_POSTED,
 	PASTE_MIB_RX_FILLED,

@@ -41,6 +41,7 @@ static const char *const paste_mib_names[PASTE_MIB_MAX] = {
 	[PASTE_MIB_BYTES_ZEROCOPY] = "PasteBytesZeroCopy",
 	[PASTE_MIB_REFS_OUTSTANDING] = "PasteRefsOutstanding",
 	[PASTE_MIB_REGION_FULL] = "PasteRegionFull",
+	[PASTE_MIB_HELD_FULL] = "PasteHeldFull",
 	[PASTE_MIB_FLUSHES] = "PasteFlushes",
 	[PASTE_MIB_RX_POSTED] = "PasteRxPosted",
 	[PASTE_MIB_RX_FILLED] = "PasteRxFilled",

@@ -200,11 +200,13 @@ err_free:
  *
  * A page fragment that a bound device filled is handed over whole when it
  * fits in @len; everything else is copied, at most a buffer at a time.
- * Stops early, without error, when the region has no free slot or @msg has
- * no room for another reference; the rest stays queued on the socket.
+ * Stops early, without error, when the region has no free slot, the socket
+ * holds as many buffers as it may, or @msg has no room for another
+ * reference; the rest stays queued on the socket.
  *
  * Return: bytes placed, or a negative errno if none: -ENOBUFS (region
- * exhausted), -EMSGSIZE (no room for a reference), -EFAULT, -ENOMEM.
+ * exhausted), -EDQUOT (the socket's limit on buffers held reached),
+ * -EMSGSIZE (no room for a reference), -EFAULT, -ENOMEM.
  */
 int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		   struct msghdr *msg, u32 len)
@@ -225,6 +227,10 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		if (!msg->msg_control ||
 		    msg->msg_controllen < CMSG_LEN(sizeof(struct paste_ref))) {
 			err = -EMSGSIZE;
+			break;
+		}
+		if (ps->max_held && ps->refs_outstanding >= ps->max_held) {
+			err = -EDQUOT;
 			break;
 		}
 		if (READ_ONCE(r->zerocopy)) {
@@ -262,6 +268,10 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 	if (err == -ENOBUFS && !done) {
 		ps->region_full++;
 		PASTE_INC_STATS(net, PASTE_MIB_REGION_FULL);
+	}
+	if (err == -EDQUOT && !done) {
+		ps->held_full++;
+		PASTE_INC_STATS(net, PASTE_MIB_HELD_FULL);
 	}
 	ps->bytes_placed += done;
 	ps->bytes_copied += done - taken;

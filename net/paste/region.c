@@ -600,7 +600,7 @@ static int paste_req_check(const struct paste_region_req *req)
 	u32 slot = req->slot_size ? req->slot_size : PAGE_SIZE;
 
 	if (req->flags & ~PASTE_REGION_FLAGS ||
-	    req->reserved[0] || req->reserved[1])
+	    req->reserved[0] || req->reserved[1] || req->reserved[2])
 		return -EINVAL;
 	/* Volatile buffers cannot be made durable. */
 	if ((req->flags & PASTE_REGION_FLAGS) == PASTE_REGION_FLAGS)

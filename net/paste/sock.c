@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * PASTE socket state: attaching a region, inheritance by accepted sockets,
- * counters, and returning a socket's buffers when it goes away.
+ * counters (getsockopt and inet_diag), and returning a socket's buffers
+ * when it goes away.
  */
 #include <linux/bitmap.h>
+#include <linux/inet_diag.h>
 #include <linux/tcp.h>
 #include <net/inet_connection_sock.h>
+#include <net/netlink.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
@@ -31,7 +34,8 @@ void paste_sock_init(struct sock *sk)
  * @newsk: the new socket, a copy of @sk
  * @sk: the listening socket
  *
- * Runs in softirq context. The child starts with no buffers of its own.
+ * Runs in softirq context. The child starts with no buffers of its own and
+ * the listener's limit on buffers held.
  */
 void paste_sock_clone(struct sock *newsk, const struct sock *sk)
 {
@@ -41,6 +45,11 @@ void paste_sock_clone(struct sock *newsk, const struct sock *sk)
 	rcu_read_lock();
 	r = paste_region_get_rcu(rcu_dereference(sk->sk_paste.region));
 	rcu_read_unlock();
+	if (r) {
+		/* Pairs with rcu_assign_pointer() in paste_setsockopt(). */
+		smp_rmb();
+		newsk->sk_paste.max_held = READ_ONCE(sk->sk_paste.max_held);
+	}
 	RCU_INIT_POINTER(newsk->sk_paste.region, r);
 }
 
@@ -177,8 +186,11 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 
 	lock_sock(sk);
 	err = paste_sock_can_attach(sk);
-	if (!err)
+	if (!err) {
+		/* Children copy the limit once they see the region. */
+		WRITE_ONCE(sk->sk_paste.max_held, req.max_held);
 		rcu_assign_pointer(sk->sk_paste.region, r);
+	}
 	release_sock(sk);
 
 	if (err) {
@@ -187,6 +199,34 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 	}
 	bitmap_free(claimed);
 	return err;
+}
+
+/*
+ * The region's and @sk's state. Counters of the socket are read without its
+ * lock for inet_diag: a snapshot, each field whole.
+ */
+static void paste_sock_info_fill(const struct sock *sk,
+				 const struct paste_region *r,
+				 struct paste_sock_info *info)
+{
+	const struct paste_sock *ps = &sk->sk_paste;
+
+	info->region_offset = r->offset;
+	info->region_length = r->length;
+	info->slot_size = paste_slot_size(r);
+	info->nr_slots = r->nr_slots;
+	info->flags = r->flags;
+	info->slots_free = READ_ONCE(r->nr_free);
+	info->slots_pinned = READ_ONCE(r->nr_pinned);
+	info->slots_rx = READ_ONCE(r->nr_rx);
+	info->refs_outstanding = READ_ONCE(ps->refs_outstanding);
+	info->max_held = READ_ONCE(ps->max_held);
+	info->bytes_placed = READ_ONCE(ps->bytes_placed);
+	info->bytes_copied = READ_ONCE(ps->bytes_copied);
+	info->bytes_zerocopy = READ_ONCE(ps->bytes_zerocopy);
+	info->region_full = READ_ONCE(ps->region_full);
+	info->held_full = READ_ONCE(ps->held_full);
+	info->flushes = READ_ONCE(ps->flushes);
 }
 
 /**
@@ -200,7 +240,6 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
 {
 	struct paste_sock_info info = {};
-	struct paste_sock *ps = &sk->sk_paste;
 	struct paste_region *r;
 	int len;
 
@@ -213,24 +252,8 @@ int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
 
 	lock_sock(sk);
 	r = paste_sk_region(sk);
-	if (r) {
-		info.region_offset = r->offset;
-		info.region_length = r->length;
-		info.slot_size = paste_slot_size(r);
-		info.nr_slots = r->nr_slots;
-		info.flags = r->flags;
-		info.refs_outstanding = ps->refs_outstanding;
-		spin_lock_bh(&r->lock);
-		info.slots_free = r->nr_free;
-		info.slots_pinned = r->nr_pinned;
-		info.slots_rx = r->nr_rx;
-		spin_unlock_bh(&r->lock);
-		info.bytes_placed = ps->bytes_placed;
-		info.bytes_copied = ps->bytes_copied;
-		info.bytes_zerocopy = ps->bytes_zerocopy;
-		info.region_full = ps->region_full;
-		info.flushes = ps->flushes;
-	}
+	if (r)
+		paste_sock_info_fill(sk, r, &info);
 	release_sock(sk);
 
 	if (!r)
@@ -242,3 +265,44 @@ int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
 		return -EFAULT;
 	return 0;
 }
+
+/**
+ * paste_diag_size - room for paste_diag_put() in an inet_diag message
+ *
+ * Reserved for every full TCP socket, so that a region attached between
+ * sizing and filling the message still fits.
+ *
+ * Return: the size of the attribute.
+ */
+size_t paste_diag_size(void)
+{
+	return nla_total_size_64bit(sizeof(struct paste_sock_info));
+}
+EXPORT_SYMBOL_GPL(paste_diag_size);
+
+/**
+ * paste_diag_put - add %INET_DIAG_PASTE for a socket with a region
+ * @sk: a full TCP socket, locked or not
+ * @skb: the inet_diag message
+ *
+ * Lets ss(8) show the region and counters that getsockopt(SO_PASTE_REGION)
+ * shows its owner.
+ *
+ * Return: 0 (also when no region is attached) or -EMSGSIZE.
+ */
+int paste_diag_put(struct sock *sk, struct sk_buff *skb)
+{
+	struct paste_sock_info info = {};
+	struct paste_region *r;
+
+	rcu_read_lock();
+	r = rcu_dereference(sk->sk_paste.region);
+	if (r)
+		paste_sock_info_fill(sk, r, &info);
+	rcu_read_unlock();
+	if (!r)
+		return 0;
+	return nla_put_64bit(skb, INET_DIAG_PASTE, sizeof(info), &info,
+			     INET_DIAG_PAD);
+}
+EXPORT_SYMBOL_GPL(paste_diag_put);

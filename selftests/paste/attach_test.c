@@ -220,6 +220,10 @@ TEST_F(attach, reserved_and_flags_are_einval)
 	EXPECT_EQ(-1, region_attach_req(self->sock, &req));
 	EXPECT_EQ(EINVAL, errno);
 	req.reserved[1] = 0;
+	req.reserved[2] = 1;
+	EXPECT_EQ(-1, region_attach_req(self->sock, &req));
+	EXPECT_EQ(EINVAL, errno);
+	req.reserved[2] = 0;
 	req.flags = 1U << 7;
 	EXPECT_EQ(-1, region_attach_req(self->sock, &req));
 	EXPECT_EQ(EINVAL, errno);

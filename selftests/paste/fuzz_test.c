@@ -93,7 +93,7 @@ TEST_F(fuzz, setsockopt_random_requests)
 		case 3: req.length = pick(lens, 9); break;
 		case 4: req.addr += pick(offs, 10); break;
 		case 5: req.slot_size = 1U << (rnd() % 16); break;
-		case 6: req.reserved[rnd() & 1] = rnd(); break;
+		case 6: req.reserved[rnd() % 3] = rnd(); break;
 		case 7: optlen = rnd() % (2 * sizeof(req)); break;
 		case 8:
 			req.nr_owned = 1 + rnd() % 8;

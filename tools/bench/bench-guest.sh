@@ -34,7 +34,7 @@ insn)	msgs="1024:1156:151" conns="10" reps=1 secs=2 ;;
 pair)	msgs="1024:1156:151" conns="50" reps=5 secs=4 ;;
 nic)	msgs="1024:1156:151" conns="10 50" reps=3 secs=4
 	modes=${only:-paste@nic paste-zc} ;;
-*)	msgs="1024:1156:151" conns="1 10 50" reps=1 secs=3 ;;
+*)	msgs="1024:1156:151" conns="1 10 50 100" reps=1 secs=3 ;;
 esac
 
 # The two hub NICs (run-bench.sh): the server's in this namespace, the

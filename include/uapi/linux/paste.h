@@ -50,6 +50,9 @@ struct paste_range {
  * @nr_owned: number of entries at @owned, at most %PASTE_MAX_OWNED
  * @owned: user pointer to an array of struct paste_range the
  *	application still owns; the buffers they touch start out pinned
+ * @max_held: most buffers the socket may hold at once (received and
+ *	neither pinned nor released); sockets accepted on it inherit the
+ *	limit. 0: no limit but the region's size
  * @reserved: must be zero
  */
 struct paste_region_req {
@@ -61,7 +64,8 @@ struct paste_region_req {
 	__u32 slot_size;
 	__u32 nr_owned;
 	__u64 owned;
-	__u64 reserved[2];
+	__u32 max_held;
+	__u32 reserved[3];
 };
 
 /**
@@ -158,7 +162,8 @@ struct paste_rxq_bind {
  * @bytes_zerocopy: of @bytes_placed, bytes a device wrote into the region
  *	that were handed over without a copy
  * @slots_rx: buffers of the region posted to a device or held by an skb
- * @reserved: zero
+ * @max_held: the socket's limit on buffers held, 0 for none
+ * @held_full: times this socket was refused a buffer at @max_held
  */
 struct paste_sock_info {
 	__u64 region_offset;
@@ -175,7 +180,8 @@ struct paste_sock_info {
 	__u64 flushes;
 	__u64 bytes_zerocopy;
 	__u32 slots_rx;
-	__u32 reserved;
+	__u32 max_held;
+	__u64 held_full;
 };
 
 #endif /* _UAPI_LINUX_PASTE_H */
