@@ -23,12 +23,14 @@ struct region {
 	char path[128];
 };
 
-/* A file of @len bytes on pmem (or tmpfs when @volatile_shm), mapped. */
-static inline int region_open(struct region *r, const char *name, size_t len,
-			      bool volatile_shm)
+/*
+ * A file of @len bytes in directory @dir, on pmem (MAP_SYNC) or on tmpfs
+ * (@volatile_shm), mapped.
+ */
+static inline int region_open_in(struct region *r, const char *dir,
+				 const char *name, size_t len, bool volatile_shm)
 {
-	snprintf(r->path, sizeof(r->path), "%s/%s",
-		 volatile_shm ? "/dev/shm" : PMEM_DIR, name);
+	snprintf(r->path, sizeof(r->path), "%s/%s", dir, name);
 	r->len = len;
 	r->fd = pmem_file_create(r->path, len);
 	if (r->fd < 0)
@@ -37,6 +39,14 @@ static inline int region_open(struct region *r, const char *name, size_t len,
 		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0) :
 		pmem_map_sync(r->fd, len, 0);
 	return r->map == MAP_FAILED ? -1 : 0;
+}
+
+/* The same on the ext4 pmem mount, or on tmpfs when @volatile_shm. */
+static inline int region_open(struct region *r, const char *name, size_t len,
+			      bool volatile_shm)
+{
+	return region_open_in(r, volatile_shm ? "/dev/shm" : PMEM_DIR, name,
+			      len, volatile_shm);
 }
 
 static inline void region_close(struct region *r)

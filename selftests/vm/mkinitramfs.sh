@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Pack the VM's initramfs: static busybox, the real e2fsprogs mke2fs and
-# iproute2's ip with their shared libraries, our selftests and tools.
+# Pack the VM's initramfs: static busybox, the real e2fsprogs mke2fs,
+# xfsprogs' mkfs.xfs and iproute2's ip with their shared libraries, our selftests and tools.
 # Usage: mkinitramfs.sh BUILD
 set -eu
 build=$1
@@ -29,6 +29,7 @@ copy_prog() {
 }
 copy_prog /sbin/mke2fs /sbin/mke2fs
 copy_prog /sbin/e2fsck /sbin/e2fsck
+copy_prog "$(command -v mkfs.xfs)" /sbin/mkfs.xfs
 copy_prog "$(command -v ip)" /sbin/ip
 # HTTP clients for the pasted tests.
 copy_prog "$(command -v curl)" /usr/bin/curl

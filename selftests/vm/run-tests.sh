@@ -12,10 +12,14 @@ here=$(dirname "$0")
 kernel=$build/obj-$flavour/arch/x86/boot/bzImage
 initrd=$build/initramfs.cpio.gz
 img=$build/pmem-test.img
+# A second NVDIMM for the XFS tests (sparse; mkfs.xfs wants 300 MB).
+xfs_img=$build/pmem-xfs.img
 logs=$build/logs
 mkdir -p "$logs"
 
 [ "${KEEP_PMEM:-0}" = 1 ] || rm -f "$img"
+rm -f "$xfs_img"
+truncate -s 512M "$xfs_img"
 nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 kmemleak=
 [ "$flavour" = debug ] && kmemleak=kmemleak=on
@@ -28,6 +32,8 @@ for boot in 1 2; do
 	echo "# boot $boot: $(basename "$kernel") ($flavour) on $(basename "$img")"
 	"$here/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
 		"paste.run=tests paste.boot=$boot paste.nonce=$nonce $kmemleak" \
+		-object memory-backend-file,id=mem2,share=on,mem-path="$xfs_img",size=512M \
+		-device nvdimm,id=nv2,memdev=mem2 \
 		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
 		-netdev hubport,id=zc0,hubid=1 \
 		-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
