@@ -29,7 +29,7 @@ copy_prog() {
 }
 copy_prog /sbin/mke2fs /sbin/mke2fs
 copy_prog /sbin/e2fsck /sbin/e2fsck
-copy_prog "$(command -v mkfs.xfs)" /sbin/mkfs.xfs
+copy_prog /sbin/mkfs.xfs /sbin/mkfs.xfs
 copy_prog "$(command -v ip)" /sbin/ip
 # HTTP clients for the pasted tests.
 copy_prog "$(command -v curl)" /usr/bin/curl
