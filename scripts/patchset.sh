@@ -3,30 +3,15 @@
 #
 # Emit the PASTE series as it would be posted: one commit per line of
 # patches/series (the patch plus the new files it lists) on top of pristine
-# linux-source-6.12, then git format-patch with a cover letter.
+# linux-source-6.12 (series-tree.sh), then git format-patch with a cover
+# letter.
 # Usage: patchset.sh REPO KSRC OUTDIR
 set -eu
 repo=$1 ksrc=$2 out=$3
 wt=$(dirname "$ksrc")/patchset-tree
 
-git -C "$ksrc" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"
-git -C "$ksrc" worktree prune
-git -C "$ksrc" worktree add -q --detach "$wt" pristine
-name=$(git config user.name || echo "PASTE developers")
-email=$(git config user.email || echo "paste@localhost")
-g() { git -C "$wt" -c user.name="$name" -c user.email="$email" "$@"; }
-
-grep -v '^#' "$repo/patches/series" | while read -r patch files; do
-	[ -n "$patch" ] || continue
-	g am -q --keep-cr "$repo/patches/$patch" ||
-		{ echo "patchset: $patch does not apply" >&2; exit 1; }
-	for f in $files; do
-		mkdir -p "$wt/$(dirname "${f#*:}")"
-		cp "$repo/${f%%:*}" "$wt/${f#*:}"
-		g add -f "${f#*:}"
-	done
-	g commit -q --amend --no-edit
-done
+"$(dirname "$0")/series-tree.sh" "$repo" "$ksrc" "$wt"
+g() { git -C "$wt" "$@"; }
 
 rm -rf "$out"
 g format-patch -q --cover-letter --subject-prefix="RFC PATCH net-next" \

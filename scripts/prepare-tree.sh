@@ -8,11 +8,11 @@
 #
 # Usage: prepare-tree.sh REPO KSRC TARBALL
 set -eu
+. "$(dirname "$0")/series-lib.sh"
 
 repo=$1
 ksrc=$2
 tarball=$3
-series=$repo/patches/series
 
 if [ ! -d "$ksrc/.git" ]; then
 	echo "  UNPACK  $tarball"
@@ -32,8 +32,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
 # Files the series touches, now and at the previous run.
-grep -v '^#' "$series" | while read -r patch files; do
-	[ -n "$patch" ] || continue
+series_lines "$repo" | while read -r patch files; do
 	sed -n 's|^+++ b/||p' "$repo/patches/$patch"
 	for f in $files; do
 		echo "${f#*:}"
@@ -48,14 +47,9 @@ while read -r f; do
 	git -C "$ksrc" show "pristine:$f" > "$stage/$f" 2>/dev/null || rm -f "$stage/$f"
 done < "$stage/.all"
 
-grep -v '^#' "$series" | while read -r patch files; do
-	[ -n "$patch" ] || continue
-	if ! patch -d "$stage" -p1 -s -f --no-backup-if-mismatch \
-		< "$repo/patches/$patch" > "$stage/.log" 2>&1; then
-		cat "$stage/.log" >&2
-		echo "prepare-tree: patch $patch does not apply" >&2
-		exit 1
-	fi
+n=0
+series_lines "$repo" | while read -r patch files; do
+	n=$((n + 1))
 	for f in $files; do
 		src=${f%%:*}
 		dst=${f#*:}
@@ -64,7 +58,23 @@ grep -v '^#' "$series" | while read -r patch files; do
 			exit 1
 		fi
 		mkdir -p "$stage/$(dirname "$dst")"
-		cp "$repo/$src" "$stage/$dst"
+		series_file_at "$repo" $n "$src" "$dst" "$stage/$dst"
+	done
+	if ! patch -d "$stage" -p1 -s -f --no-backup-if-mismatch \
+		< "$repo/patches/$patch" > "$stage/.log" 2>&1; then
+		cat "$stage/.log" >&2
+		echo "prepare-tree: patch $patch does not apply" >&2
+		exit 1
+	fi
+done
+
+# Every new file must come out of the series as the repository has it.
+series_lines "$repo" | while read -r patch files; do
+	for f in $files; do
+		if ! cmp -s "$repo/${f%%:*}" "$stage/${f#*:}"; then
+			echo "prepare-tree: the series does not end in ${f%%:*}" >&2
+			exit 1
+		fi
 	done
 done
 
@@ -83,4 +93,4 @@ while read -r f; do
 	fi
 done < "$stage/.all"
 cp "$stage/.files" "$ksrc/.paste-files"
-echo "  SERIES  $(grep -vc '^#' "$series") patches, $n files updated"
+echo "  SERIES  $(series_lines "$repo" | wc -l) patches, $n files updated"

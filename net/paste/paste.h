@@ -18,6 +18,7 @@
 #include <net/net_namespace.h>
 #include <net/paste.h>
 #include <net/sock.h>
+#include <uapi/linux/paste.h>
 
 #define PASTE_NO_SLOT		U32_MAX
 /* At most 2^24 slots: 64 GiB of page-sized buffers. */

@@ -135,7 +135,7 @@ static inline char *cmdline_arg(const char *key, char *buf, size_t len)
 	if (!p)
 		return NULL;
 	p += strlen(pat);
-	end = p + strcspn(p, " \n");
+	end = p + strcspn(p, "\n ");
 	if ((size_t)(end - p) >= len)
 		return NULL;
 	memcpy(buf, p, end - p);

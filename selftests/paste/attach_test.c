@@ -257,7 +257,7 @@ TEST_F(attach, bad_slot_size_is_einval)
 	struct paste_region_req req = region_req(&self->r, 0);
 	unsigned int i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		req.slot_size = bad[i];
 		EXPECT_EQ(-1, region_attach_req(self->sock, &req));
 		EXPECT_EQ(EINVAL, errno) TH_LOG("slot_size %u", bad[i]);

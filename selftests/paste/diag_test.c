@@ -113,7 +113,8 @@ FIXTURE_SETUP(diag)
 	ASSERT_EQ(0, region_open(&self->r, "diag", NR_SLOTS * SLOT, false));
 	self->lsn = tcp_listener(AF_INET6, &self->ss, &self->sslen);
 	ASSERT_LE(0, self->lsn);
-	self->cli = self->srv = -1;
+	self->cli = -1;
+	self->srv = -1;
 }
 
 FIXTURE_TEARDOWN(diag)

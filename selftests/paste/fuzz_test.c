@@ -87,14 +87,30 @@ TEST_F(fuzz, setsockopt_random_requests)
 		unsigned int optlen = sizeof(req);
 
 		switch (rnd() % 12) {
-		case 0: req.fd = fds[rnd() % 7]; break;
-		case 1: req.flags = rnd(); break;
-		case 2: req.offset = pick(offs, 10); break;
-		case 3: req.length = pick(lens, 9); break;
-		case 4: req.addr += pick(offs, 10); break;
-		case 5: req.slot_size = 1U << (rnd() % 16); break;
-		case 6: req.reserved[rnd() % 3] = rnd(); break;
-		case 7: optlen = rnd() % (2 * sizeof(req)); break;
+		case 0:
+			req.fd = fds[rnd() % 7];
+			break;
+		case 1:
+			req.flags = rnd();
+			break;
+		case 2:
+			req.offset = pick(offs, 10);
+			break;
+		case 3:
+			req.length = pick(lens, 9);
+			break;
+		case 4:
+			req.addr += pick(offs, 10);
+			break;
+		case 5:
+			req.slot_size = 1U << (rnd() % 16);
+			break;
+		case 6:
+			req.reserved[rnd() % 3] = rnd();
+			break;
+		case 7:
+			optlen = rnd() % (2 * sizeof(req));
+			break;
 		case 8:
 			req.nr_owned = 1 + rnd() % 8;
 			for (j = 0; j < (int)req.nr_owned; j++) {
@@ -103,9 +119,15 @@ TEST_F(fuzz, setsockopt_random_requests)
 			}
 			req.owned = rnd() % 4 ? (uintptr_t)owned : rnd();
 			break;
-		case 9: req.nr_owned = rnd(); req.owned = rnd(); break;
-		case 10: req.flags = PASTE_REGION_VOLATILE | PASTE_REGION_DURABLE; break;
-		default: break;
+		case 9:
+			req.nr_owned = rnd();
+			req.owned = rnd();
+			break;
+		case 10:
+			req.flags = PASTE_REGION_VOLATILE | PASTE_REGION_DURABLE;
+			break;
+		default:
+			break;
 		}
 		if (setsockopt(sock, SOL_SOCKET, SO_PASTE_REGION, &req, optlen)) {
 			ASSERT_TRUE(errno_in(errno, ok_errno, 8))

@@ -197,11 +197,7 @@ TEST_F(xfs_remap, dedupe_with_bound_file_is_etxtbsy)
 	int ret = ioctl(self->r.fd, FIDEDUPERANGE, &d);
 
 	/* Refused as a whole, or for the one destination. */
-	if (ret) {
-		EXPECT_EQ(ETXTBSY, errno);
-	} else {
-		EXPECT_EQ(-ETXTBSY, d.info.status);
-	}
+	EXPECT_EQ(-ETXTBSY, ret ? -errno : d.info.status);
 }
 
 TEST_F(xfs_remap, copy_from_bound_file_copies)

@@ -102,8 +102,9 @@ TEST(namespace_sees_only_its_own)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("step %d failed: 1 the parent's counters showed, 2 its region showed, 3/4 the namespace's own bytes miscounted",
-		       WEXITSTATUS(status));
+		TH_LOG("step %d failed: 1 the parent's counters showed, %s",
+		       WEXITSTATUS(status),
+		       "2 its region showed, 3/4 the namespace's own bytes miscounted");
 
 	/* And the child's 3000 bytes are not the parent's namespace's. */
 	after = proc_paste_counter("PasteBytesPlaced");
