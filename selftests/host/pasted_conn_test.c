@@ -602,6 +602,40 @@ TEST_F(limits, active_connection_stays_open)
 	close(fd);
 }
 
+/*
+ * A pipelining client whose every write ends one request and starts the
+ * next always has a request partly sent; each of them completes within
+ * the timeout, so none gets 408, however long the connection lives.
+ */
+TEST_F(limits, pipelined_requests_each_get_their_own_timeout)
+{
+	static const char req[] = "GET /none HTTP/1.1\r\nHost: t\r\n\r\n";
+	const size_t len = sizeof(req) - 1, head = 10;
+	char out[2 * sizeof(req)], buf[256];
+	int fd, i;
+	ssize_t n;
+
+	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
+				  0, 0, short_timeouts);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_all(fd, req, head));
+	/* 6 s of requests, each complete 0.4 s after it started. */
+	for (i = 0; i < 15; i++) {
+		usleep(400000);
+		memcpy(out, req + head, len - head);
+		memcpy(out + len - head, req, head);
+		ASSERT_EQ(0, send_all(fd, out, len));
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		ASSERT_LT(0, n) TH_LOG("request %d: connection closed", i);
+		buf[n] = '\0';
+		ASSERT_EQ(0, strncmp(buf, "HTTP/1.1 404", 12))
+			TH_LOG("request %d: %.40s", i, buf);
+	}
+	close(fd);
+}
+
 /* Resident set of @pid in KiB, or -1. */
 static long rss_kib(pid_t pid)
 {

@@ -126,6 +126,8 @@ void handle_request(struct server *s, struct conn *c,
 
 	s->st.requests++;
 	c->continued = false;
+	/* What follows is a new request, with a timeout of its own. */
+	c->partial_ms = 0;
 	if (req->close)
 		c->closing = true;
 	if (req->method == HTTP_GET) {
