@@ -6,7 +6,17 @@
 # serve_boot KERNEL INITRD IMG LOG CMDLINE: start the VM in the background
 # and wait until pasted answers; sets $qpid, $vmjob and $port. On failure
 # prints what the guest said and returns 1.
+#
+# A kernel panic before /init started is booted again, once (see
+# early_panic in selftests/vm/splat.sh).
 serve_boot() {
+	serve_boot_once "$@" && return 0
+	early_panic "$4" || return 1
+	serve_stop
+	serve_boot_once "$@"
+}
+
+serve_boot_once() {
 	rm -f "$out/qemu.pid"
 	port=$((port + 1))
 	"$vm/qemu.sh" "$1" "$2" "$3" "$4" "paste.run=crash $5" \
@@ -25,8 +35,9 @@ serve_boot() {
 	until "$load" ready -p $port -w 2 2>/dev/null; do
 		i=$((i + 1))
 		if ! kill -0 "$qpid" 2>/dev/null || [ $i -ge 150 ]; then
-			echo "# pasted did not come up (recovery failed); the guest said:"
-			tr -d '\r' < "$4" | grep -E '^(paste-|pasted)' | sed 's/^/#   /'
+			echo "# pasted did not come up; the guest said:"
+			tr -d '\r' < "$4" | grep -E '^(paste-|pasted)|Kernel panic|RIP: ' |
+				sed 's/^/#   /'
 			return 1
 		fi
 	done

@@ -30,17 +30,20 @@ pass=0 fail=0 skip=0 bad=0
 for boot in 1 2; do
 	log=$logs/check-boot$boot.log
 	echo "# boot $boot: $(basename "$kernel") ($flavour) on $(basename "$img")"
-	"$here/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
-		"paste.run=tests paste.boot=$boot paste.nonce=$nonce $kmemleak" \
-		-object memory-backend-file,id=mem2,share=on,mem-path="$xfs_img",size=512M \
-		-device nvdimm,id=nv2,memdev=mem2 \
-		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
-		-netdev hubport,id=zc0,hubid=1 \
-		-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
-		-netdev hubport,id=zc1,hubid=1 \
-		-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
-		> /dev/null
-	rc=$?
+	for attempt in 1 2; do
+		"$here/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
+			"paste.run=tests paste.boot=$boot paste.nonce=$nonce $kmemleak" \
+			-object memory-backend-file,id=mem2,share=on,mem-path="$xfs_img",size=512M \
+			-device nvdimm,id=nv2,memdev=mem2 \
+			-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+			-netdev hubport,id=zc0,hubid=1 \
+			-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
+			-netdev hubport,id=zc1,hubid=1 \
+			-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
+			> /dev/null
+		rc=$?
+		[ $attempt = 1 ] && early_panic "$log" || break
+	done
 	tr -d '\r' < "$log" > "$log.txt"
 	sed -n '/^TAP version/,/^paste-vm: totals/p' "$log.txt"
 	splat_in "$log.txt" && bad=1

@@ -12,3 +12,18 @@ splat_in() {
 	tr -d '\r' < "$1" | grep -En -A3 "$SPLAT" | head -40 | sed 's/^/#   /'
 	return 0
 }
+
+# early_panic LOG: return 0 if the kernel panicked before /init printed its
+# first line. No PASTE code has run then and no image was touched, so the
+# runners boot again once (6.12 under TCG can take a legacy interrupt in
+# the middle of IO-APIC set-up, about once in a hundred boots); the panic
+# is still reported.
+early_panic() {
+	tr -d '\r' < "$1" | grep -q 'Kernel panic' || return 1
+	! tr -d '\r' < "$1" | grep -q '^paste-vm: /init started' || return 1
+	echo "# early boot panic in $1, before /init; booting again:"
+	tr -d '\r' < "$1" | grep -m1 'RIP: ' | sed 's/^/#   /'
+	tr -d '\r' < "$1" | grep -m1 'Kernel panic' | sed 's/^/#   /'
+	cp "$1" "$1.early-panic"
+	return 0
+}
