@@ -18,7 +18,7 @@ struct paste_region;
 struct paste_rxq;
 
 /**
- * struct paste_sock - PASTE state of a TCP socket, embedded in struct sock
+ * struct paste_sock - PASTE state of a TCP socket
  * @region: attached region, or NULL; holds a reference. Set and cleared
  *	with the socket locked; a listener's is read under RCU when a child
  *	inherits it in softirq context
@@ -34,7 +34,12 @@ struct paste_rxq;
  * @held_full: times @max_held refused a buffer
  * @flushes: ranges written back through %PASTE_IOC_FLUSH
  *
- * Everything but @owned is protected by the socket lock.
+ * @rcu: frees the state after readers in softirq context are done
+ *
+ * Allocated when a region is first attached to the socket, or inherited
+ * from a listener, and freed with the socket: &tcp_sock.paste points to
+ * it, so that sockets without PASTE pay one pointer. Everything but @owned
+ * is protected by the socket lock.
  */
 struct paste_sock {
 	struct paste_region __rcu *region;
@@ -48,6 +53,7 @@ struct paste_sock {
 	u64 region_full;
 	u64 held_full;
 	u64 flushes;
+	struct rcu_head rcu;
 };
 
 int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen);
@@ -59,6 +65,7 @@ int paste_diag_put(struct sock *sk, struct sk_buff *skb);
 #if IS_ENABLED(CONFIG_PASTE)
 void paste_sock_init(struct sock *sk);
 void paste_sock_clone(struct sock *newsk, const struct sock *sk);
+int paste_sock_inherit(struct sock *newsk, const struct sock *sk);
 void paste_sock_close(struct sock *sk);
 void paste_sock_destroy(struct sock *sk);
 bool paste_sk_attached(const struct sock *sk);
@@ -70,6 +77,12 @@ void paste_recv_done(struct sock *sk, int copied);
 static inline void paste_sock_init(struct sock *sk) {}
 static inline void paste_sock_clone(struct sock *newsk,
 				    const struct sock *sk) {}
+static inline int paste_sock_inherit(struct sock *newsk,
+				     const struct sock *sk)
+{
+	return 0;
+}
+
 static inline void paste_sock_close(struct sock *sk) {}
 static inline void paste_sock_destroy(struct sock *sk) {}
 static inline bool paste_sk_attached(const struct sock *sk)

@@ -11,7 +11,7 @@
 
 static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
 {
-	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_sock *ps = paste_sk(sk);
 	struct net *net = sock_net(sk);
 	int err = 0;
 
@@ -36,7 +36,7 @@ static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
 
 static int paste_release_one(struct sock *sk, struct paste_region *r, u32 slot)
 {
-	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_sock *ps = paste_sk(sk);
 	struct net *net = sock_net(sk);
 	int err = 0;
 
@@ -70,7 +70,7 @@ static int paste_release_one(struct sock *sk, struct paste_region *r, u32 slot)
 static int paste_flush_one(struct sock *sk, struct paste_region *r,
 			   const struct paste_ref *ref)
 {
-	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_sock *ps = paste_sk(sk);
 	u64 off, end;
 
 	if (!ref->len || ref->offset < r->offset ||

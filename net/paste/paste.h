@@ -14,6 +14,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
+#include <linux/tcp.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/paste.h>
@@ -153,11 +154,20 @@ struct paste_mib __percpu *paste_net_mib(const struct net *net);
 #define PASTE_INC_STATS(net, field)	PASTE_ADD_STATS(net, field, 1)
 #define PASTE_DEC_STATS(net, field)	PASTE_ADD_STATS(net, field, -1)
 
+/* The PASTE state of @sk, a TCP socket the caller has locked, or NULL. */
+static inline struct paste_sock *paste_sk(const struct sock *sk)
+{
+	return rcu_dereference_protected(tcp_sk(sk)->paste,
+					 lockdep_sock_is_held(sk));
+}
+
 /* The region of @sk, which the caller has locked. */
 static inline struct paste_region *paste_sk_region(const struct sock *sk)
 {
-	return rcu_dereference_protected(sk->sk_paste.region,
-					 lockdep_sock_is_held(sk));
+	struct paste_sock *ps = paste_sk(sk);
+
+	return ps ? rcu_dereference_protected(ps->region,
+					      lockdep_sock_is_held(sk)) : NULL;
 }
 
 static inline u32 paste_slot_size(const struct paste_region *r)
@@ -193,9 +203,18 @@ void paste_slot_return_rx(struct paste_region *r, u32 slot);
 void paste_region_bind_rx(struct paste_region *r);
 void paste_region_unbind_rx(struct paste_region *r);
 
-void paste_rxq_sock_destroy(struct sock *sk);
+void paste_rxq_sock_destroy(struct paste_sock *ps);
 int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg);
 
 int paste_proc_show_regions(struct seq_file *seq, const struct net *net);
+
+#ifdef CONFIG_PASTE_DEBUG
+bool paste_debug_inherit_fail(void);
+#else
+static inline bool paste_debug_inherit_fail(void)
+{
+	return false;
+}
+#endif
 
 #endif /* _NET_PASTE_PASTE_H */

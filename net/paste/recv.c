@@ -33,7 +33,7 @@ int paste_recv_check(struct sock *sk, int flags)
 {
 	if (flags & (MSG_PEEK | MSG_TRUNC | MSG_OOB | MSG_SOCK_DEVMEM))
 		return -EOPNOTSUPP;
-	if (!rcu_access_pointer(sk->sk_paste.region))
+	if (!paste_sk_attached(sk))
 		return -EINVAL;
 	return 0;
 }
@@ -60,7 +60,7 @@ static int paste_copy_flushcache(const struct sk_buff *skb, u32 offset,
 static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 			  struct paste_ref *ref)
 {
-	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_sock *ps = paste_sk(sk);
 	int err;
 
 	err = xa_err(xa_store_bh(&ps->owned, ref->token, xa_mk_value(ref->len),
@@ -212,7 +212,7 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		   struct msghdr *msg, u32 len)
 {
 	struct paste_region *r = paste_sk_region(sk);
-	struct paste_sock *ps = &sk->sk_paste;
+	struct paste_sock *ps = paste_sk(sk);
 	struct net *net = sock_net(sk);
 	u32 done = 0, taken = 0, split = 0;
 	int err = 0;

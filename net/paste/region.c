@@ -37,15 +37,29 @@ static DEFINE_MUTEX(paste_regions_mutex);
  * reference to it, where the last socket of that region may go away.
  */
 static u32 paste_attach_delay_ms;
+/* And fail the next so many inheritances by accepted sockets. */
+static atomic_t paste_inherit_fail;
 
 static int __init paste_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("paste", NULL);
 
 	debugfs_create_u32("attach_delay_ms", 0600, dir, &paste_attach_delay_ms);
+	debugfs_create_atomic_t("inherit_fail", 0600, dir, &paste_inherit_fail);
 	return 0;
 }
 late_initcall(paste_debugfs_init);
+
+/**
+ * paste_debug_inherit_fail - should this inheritance fail, for a selftest?
+ *
+ * Return: true while the debugfs count inherit_fail, decremented here, was
+ * positive.
+ */
+bool paste_debug_inherit_fail(void)
+{
+	return atomic_add_unless(&paste_inherit_fail, -1, 0);
+}
 
 static void paste_debug_attach_window(void)
 {

@@ -136,18 +136,18 @@ static void paste_rxq_release_work(struct work_struct *work)
 
 /**
  * paste_rxq_sock_destroy - unbind the queue a closing socket bound
- * @sk: the socket, locked
+ * @ps: the PASTE state of the socket, which is locked
  *
  * The socket lock may not be taken under RTNL's, so the unbind runs from a
  * work item; the binding keeps the region until then.
  */
-void paste_rxq_sock_destroy(struct sock *sk)
+void paste_rxq_sock_destroy(struct paste_sock *ps)
 {
-	struct paste_rxq *rxq = sk->sk_paste.rxq;
+	struct paste_rxq *rxq = ps->rxq;
 
 	if (!rxq)
 		return;
-	sk->sk_paste.rxq = NULL;
+	ps->rxq = NULL;
 	schedule_work(&rxq->release_work);
 }
 
@@ -191,7 +191,6 @@ static struct paste_rxq *paste_rxq_find(const struct net_device *dev,
  */
 int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 {
-	struct paste_sock *ps = &sk->sk_paste;
 	struct paste_rxq_bind req;
 	struct net_device *dev;
 	struct paste_region *r;
@@ -218,7 +217,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 	if (!r)
 		goto out;
 	err = -EBUSY;
-	if (ps->rxq)
+	if (paste_sk(sk)->rxq)
 		goto out;
 	err = paste_rxq_region_ok(r);
 	if (err)
@@ -259,7 +258,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 	rxq->dev = dev;
 	netdev_hold(dev, &rxq->dev_tracker, GFP_KERNEL);
 	list_add(&rxq->node, &paste_rxqs);
-	ps->rxq = rxq;
+	paste_sk(sk)->rxq = rxq;
 	rxq = NULL;
 out:
 	release_sock(sk);

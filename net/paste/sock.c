@@ -6,6 +6,7 @@
  */
 #include <linux/bitmap.h>
 #include <linux/inet_diag.h>
+#include <linux/slab.h>
 #include <linux/tcp.h>
 #include <net/inet_connection_sock.h>
 #include <net/netlink.h>
@@ -18,39 +19,75 @@
  * paste_sock_init - initialise the PASTE state of a new TCP socket
  * @sk: the socket
  *
- * The xarray lock disables BHs: a socket may be destroyed from softirq
- * context with its own spinlock held.
+ * A socket has no state until a region is attached or inherited.
  */
 void paste_sock_init(struct sock *sk)
 {
-	struct paste_sock *ps = &sk->sk_paste;
-
-	memset(ps, 0, sizeof(*ps));
-	xa_init_flags(&ps->owned, XA_FLAGS_LOCK_BH);
+	RCU_INIT_POINTER(tcp_sk(sk)->paste, NULL);
 }
 
 /**
- * paste_sock_clone - give a socket accepted on @sk the region of @sk
+ * paste_sock_clone - forget the listener's state in a new child socket
  * @newsk: the new socket, a copy of @sk
+ * @sk: the listening socket
+ *
+ * Runs in softirq context, before anything can destroy @newsk, which must
+ * not free the listener's state. paste_sock_inherit() gives it its own.
+ */
+void paste_sock_clone(struct sock *newsk, const struct sock *sk)
+{
+	paste_sock_init(newsk);
+}
+
+static struct paste_sock *paste_sock_alloc(gfp_t gfp)
+{
+	struct paste_sock *ps = kzalloc(sizeof(*ps), gfp);
+
+	if (ps)
+		/* The lock disables BHs: a socket may be destroyed in softirq. */
+		xa_init_flags(&ps->owned, XA_FLAGS_LOCK_BH);
+	return ps;
+}
+
+/**
+ * paste_sock_inherit - give a socket accepted on @sk the region of @sk
+ * @newsk: the new socket, not yet visible to lookups
  * @sk: the listening socket
  *
  * Runs in softirq context. The child starts with no buffers of its own and
  * the listener's limit on buffers held.
+ *
+ * Return: 0, or -ENOMEM, on which the caller drops the new socket as it
+ * does when it cannot copy the listener's MD5 keys.
  */
-void paste_sock_clone(struct sock *newsk, const struct sock *sk)
+int paste_sock_inherit(struct sock *newsk, const struct sock *sk)
 {
+	const struct paste_sock *lps;
 	struct paste_region *r;
+	struct paste_sock *ps;
+	u32 max_held = 0;
 
-	paste_sock_init(newsk);
 	rcu_read_lock();
-	r = paste_region_get_rcu(rcu_dereference(sk->sk_paste.region));
-	rcu_read_unlock();
+	lps = rcu_dereference(tcp_sk(sk)->paste);
+	r = lps ? paste_region_get_rcu(rcu_dereference(lps->region)) : NULL;
 	if (r) {
 		/* Pairs with rcu_assign_pointer() in paste_setsockopt(). */
 		smp_rmb();
-		newsk->sk_paste.max_held = READ_ONCE(sk->sk_paste.max_held);
+		max_held = READ_ONCE(lps->max_held);
 	}
-	RCU_INIT_POINTER(newsk->sk_paste.region, r);
+	rcu_read_unlock();
+	if (!r)
+		return 0;
+
+	ps = paste_debug_inherit_fail() ? NULL : paste_sock_alloc(GFP_ATOMIC);
+	if (!ps) {
+		paste_region_put(r);
+		return -ENOMEM;
+	}
+	ps->max_held = max_held;
+	RCU_INIT_POINTER(ps->region, r);
+	RCU_INIT_POINTER(tcp_sk(newsk)->paste, ps);
+	return 0;
 }
 
 /* Free slots a socket held: a lock round trip per batch, not per slot. */
@@ -60,16 +97,16 @@ void paste_sock_clone(struct sock *newsk, const struct sock *sk)
  * Return the socket's unpinned buffers and drop its region. The socket is
  * locked, or being destroyed and out of everybody else's reach.
  */
-static void paste_sock_drop(struct sock *sk, bool can_sleep)
+static void paste_sock_drop(struct sock *sk, struct paste_sock *ps,
+			    bool can_sleep)
 {
-	struct paste_sock *ps = &sk->sk_paste;
 	u32 batch[PASTE_FREE_BATCH];
 	struct paste_region *r;
 	unsigned long slot;
 	unsigned int n = 0;
 	void *entry;
 
-	paste_rxq_sock_destroy(sk);
+	paste_rxq_sock_destroy(ps);
 	r = rcu_replace_pointer(ps->region, NULL, true);
 	if (!r)
 		return;
@@ -101,19 +138,29 @@ static void paste_sock_drop(struct sock *sk, bool can_sleep)
  */
 void paste_sock_close(struct sock *sk)
 {
-	paste_sock_drop(sk, true);
+	struct paste_sock *ps = paste_sk(sk);
+
+	if (ps)
+		paste_sock_drop(sk, ps, true);
 }
 
 /**
  * paste_sock_destroy - the same at destruction, in any context
  * @sk: the socket
  *
- * Finds nothing left for a socket that was closed; a child that was never
- * accepted still holds its region.
+ * Finds no region left for a socket that was closed; a child that was
+ * never accepted still holds its region. The state itself goes after an
+ * RCU grace period: a child may be reading a listener's.
  */
 void paste_sock_destroy(struct sock *sk)
 {
-	paste_sock_drop(sk, false);
+	struct paste_sock *ps = rcu_replace_pointer(tcp_sk(sk)->paste, NULL,
+						    true);
+
+	if (!ps)
+		return;
+	paste_sock_drop(sk, ps, false);
+	kfree_rcu(ps, rcu);
 }
 
 /**
@@ -127,13 +174,22 @@ void paste_sock_destroy(struct sock *sk)
  */
 bool paste_sk_attached(const struct sock *sk)
 {
-	return rcu_access_pointer(sk->sk_paste.region);
+	const struct paste_sock *ps;
+	bool attached;
+
+	if (!sk_is_tcp(sk))
+		return false;
+	rcu_read_lock();
+	ps = rcu_dereference(tcp_sk(sk)->paste);
+	attached = ps && rcu_access_pointer(ps->region);
+	rcu_read_unlock();
+	return attached;
 }
 
 /* Called with the socket locked. */
 static int paste_sock_can_attach(const struct sock *sk)
 {
-	if (rcu_access_pointer(sk->sk_paste.region))
+	if (paste_sk_region(sk))
 		return -EBUSY;
 	/*
 	 * A ULP (kTLS, ...) or a sockmap takes over the receive path and
@@ -165,6 +221,7 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 	struct paste_region_req req;
 	unsigned long *claimed;
 	struct paste_region *r;
+	struct paste_sock *ps;
 	int err;
 
 	if (!sk_is_tcp(sk))
@@ -186,10 +243,18 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 
 	lock_sock(sk);
 	err = paste_sock_can_attach(sk);
+	ps = paste_sk(sk);
+	if (!err && !ps) {
+		ps = paste_sock_alloc(GFP_KERNEL_ACCOUNT);
+		if (ps)
+			rcu_assign_pointer(tcp_sk(sk)->paste, ps);
+		else
+			err = -ENOMEM;
+	}
 	if (!err) {
 		/* Children copy the limit once they see the region. */
-		WRITE_ONCE(sk->sk_paste.max_held, req.max_held);
-		rcu_assign_pointer(sk->sk_paste.region, r);
+		WRITE_ONCE(ps->max_held, req.max_held);
+		rcu_assign_pointer(ps->region, r);
 	}
 	release_sock(sk);
 
@@ -202,15 +267,13 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 }
 
 /*
- * The region's and @sk's state. Counters of the socket are read without its
- * lock for inet_diag: a snapshot, each field whole.
+ * The region's and the socket's state. Counters of the socket are read
+ * without its lock for inet_diag: a snapshot, each field whole.
  */
-static void paste_sock_info_fill(const struct sock *sk,
+static void paste_sock_info_fill(const struct paste_sock *ps,
 				 const struct paste_region *r,
 				 struct paste_sock_info *info)
 {
-	const struct paste_sock *ps = &sk->sk_paste;
-
 	info->region_offset = r->offset;
 	info->region_length = r->length;
 	info->slot_size = paste_slot_size(r);
@@ -253,7 +316,7 @@ int paste_getsockopt(struct sock *sk, sockptr_t optval, sockptr_t optlen)
 	lock_sock(sk);
 	r = paste_sk_region(sk);
 	if (r)
-		paste_sock_info_fill(sk, r, &info);
+		paste_sock_info_fill(paste_sk(sk), r, &info);
 	release_sock(sk);
 
 	if (!r)
@@ -293,12 +356,15 @@ EXPORT_SYMBOL_GPL(paste_diag_size);
 int paste_diag_put(struct sock *sk, struct sk_buff *skb)
 {
 	struct paste_sock_info info = {};
-	struct paste_region *r;
+	struct paste_region *r = NULL;
+	struct paste_sock *ps;
 
 	rcu_read_lock();
-	r = rcu_dereference(sk->sk_paste.region);
+	ps = rcu_dereference(tcp_sk(sk)->paste);
+	if (ps)
+		r = rcu_dereference(ps->region);
 	if (r)
-		paste_sock_info_fill(sk, r, &info);
+		paste_sock_info_fill(ps, r, &info);
 	rcu_read_unlock();
 	if (!r)
 		return 0;

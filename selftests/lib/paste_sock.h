@@ -284,4 +284,27 @@ static inline int proc_paste_regions_of(unsigned long ino)
 	return n;
 }
 
+/* TcpExt counter @name of /proc/net/netstat, or -1. */
+static inline long long tcpext_counter(const char *name)
+{
+	char keys[4096], vals[4096], *k, *v, *ks, *vs;
+	long long found = -1;
+	FILE *f = fopen("/proc/net/netstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(keys, sizeof(keys), f) && fgets(vals, sizeof(vals), f)) {
+		if (strncmp(keys, "TcpExt:", 7))
+			continue;
+		k = strtok_r(keys, "\n ", &ks);
+		v = strtok_r(vals, "\n ", &vs);
+		while ((k = strtok_r(NULL, "\n ", &ks)) &&
+		       (v = strtok_r(NULL, "\n ", &vs)))
+			if (!strcmp(k, name))
+				found = atoll(v);
+	}
+	fclose(f);
+	return found;
+}
+
 #endif /* PASTE_SOCK_H */

@@ -8,10 +8,14 @@
  *  - an attach that fails after claiming owned buffers gives them back;
  *  - a closed socket that lingers in FIN_WAIT holds no region;
  *  - contradictory flags are refused;
- *  - a flush of a huge range lets other tasks on its CPU run.
+ *  - a flush of a huge range lets other tasks on its CPU run;
+ *  - an accepted socket whose PASTE state cannot be allocated is dropped,
+ *    never accepted without the listener's region.
  * The races use /sys/kernel/debug/paste/attach_delay_ms (CONFIG_PASTE_DEBUG)
- * to widen a window that is otherwise a few instructions wide.
+ * to widen a window that is otherwise a few instructions wide, and
+ * inherit_fail to fail an allocation in softirq context.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -23,17 +27,36 @@
 #include "paste_sock.h"
 
 #define DELAY_KNOB	"/sys/kernel/debug/paste/attach_delay_ms"
+#define INHERIT_FAIL_KNOB "/sys/kernel/debug/paste/inherit_fail"
 #define REGION_LEN	(64 << 10)
 
-static int set_delay(unsigned int ms)
+static int write_knob(const char *knob, unsigned int v)
 {
-	FILE *f = fopen(DELAY_KNOB, "w");
+	FILE *f = fopen(knob, "w");
 	int err;
 
 	if (!f)
 		return -1;
-	err = fprintf(f, "%u\n", ms) < 0;
+	err = fprintf(f, "%u\n", v) < 0;
 	return fclose(f) || err ? -1 : 0;
+}
+
+static int set_delay(unsigned int ms)
+{
+	return write_knob(DELAY_KNOB, ms);
+}
+
+static long read_knob(const char *knob)
+{
+	FILE *f = fopen(knob, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
 }
 
 /* Field @name (e.g. "VmPin:") of /proc/self/status in kB, or -1. */
@@ -404,6 +427,70 @@ TEST(flush_of_huge_ranges_yields_the_cpu)
 		TH_LOG("a task on the same CPU waited %lld us of the flush's %lld us",
 		       sl.max_gap_us, took);
 	close(s);
+	region_close(&r);
+}
+
+/*
+ * The child of a listener with a region gets its own PASTE state from an
+ * allocation in softirq context. If that fails, the child must not be
+ * accepted without the region: the handshake's ACK is dropped (counted as
+ * a listen drop) and the client's next segment completes it, with the
+ * region, and nothing the client sent is lost.
+ */
+FIXTURE(inherit) {};
+FIXTURE_VARIANT(inherit) { int family; };
+FIXTURE_VARIANT_ADD(inherit, ipv4) { .family = AF_INET };
+FIXTURE_VARIANT_ADD(inherit, ipv6) { .family = AF_INET6 };
+FIXTURE_SETUP(inherit) {}
+FIXTURE_TEARDOWN(inherit)
+{
+	write_knob(INHERIT_FAIL_KNOB, 0);
+}
+
+TEST_F(inherit, failed_inheritance_drops_the_child_and_the_retry_gets_the_region)
+{
+	struct paste_ref refs[4];
+	struct paste_sock_info info;
+	struct sockaddr_storage ss;
+	struct pollfd pfd;
+	long long drops0;
+	socklen_t sslen;
+	struct region r;
+	int lsn, cli, srv;
+	unsigned int n;
+
+	ASSERT_EQ(0, region_open(&r, "hard-inherit", REGION_LEN, false));
+	lsn = tcp_listener(variant->family, &ss, &sslen);
+	ASSERT_LE(0, lsn);
+	ASSERT_EQ(0, region_attach(lsn, &r, 0));
+	drops0 = tcpext_counter("ListenDrops");
+	ASSERT_LE(0, drops0);
+	ASSERT_EQ(0, write_knob(INHERIT_FAIL_KNOB, 1))
+		TH_LOG("no %s: CONFIG_PASTE_DEBUG?", INHERIT_FAIL_KNOB);
+
+	cli = tcp_connect(&ss, sslen);
+	ASSERT_LE(0, cli);
+	/* The first child failed: nothing to accept yet. */
+	pfd = (struct pollfd){ .fd = lsn, .events = POLLIN };
+	EXPECT_EQ(0, poll(&pfd, 1, 200));
+	EXPECT_EQ(0, read_knob(INHERIT_FAIL_KNOB));
+	EXPECT_LT(drops0, tcpext_counter("ListenDrops"));
+
+	ASSERT_EQ(0, send_all(cli, "hello", 5));
+	pfd = (struct pollfd){ .fd = lsn, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("the retry made no child");
+	srv = accept(lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	EXPECT_EQ(0, paste_info(srv, &info))
+		TH_LOG("accepted without the region: %s", strerror(errno));
+	ASSERT_EQ(5, wait_inq(srv, 5));
+	ASSERT_EQ(5, paste_recv(srv, refs, 4, &n, 0));
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(0, memcmp(r.map + refs[0].offset, "hello", 5));
+
+	close(srv);
+	close(cli);
+	close(lsn);
 	region_close(&r);
 }
 

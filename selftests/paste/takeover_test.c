@@ -4,7 +4,8 @@
  * would then ignore MSG_PASTE. Each is refused on a socket with a region,
  * and a region is refused on a socket with either: EOPNOTSUPP both ways.
  * Every refusal has a control showing that the same call succeeds on a
- * plain socket, so the errno is PASTE's and not a missing feature.
+ * plain socket, so the errno is PASTE's and not a missing feature, and
+ * sockets of other families still join sockmaps.
  */
 #include <linux/bpf.h>
 #include <sys/syscall.h>
@@ -134,6 +135,29 @@ TEST_F(takeover, listener_with_region_refuses_sockmap)
 	ASSERT_EQ(0, region_attach(self->lsn, &self->r, 0));
 	EXPECT_EQ(-1, sockmap_add(map, 0, self->lsn));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(map);
+}
+
+/*
+ * Sockets of other families have no PASTE state to look at: a UDP socket
+ * and a connected AF_UNIX stream socket still go into a sockmap.
+ */
+TEST(other_families_still_join_sockmaps)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int map = sockmap_create(), udp, sv[2];
+
+	ASSERT_LE(0, map) TH_LOG("no sockmap: %s", strerror(errno));
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, udp);
+	ASSERT_EQ(0, bind(udp, (struct sockaddr *)&sin, sizeof(sin)));
+	EXPECT_EQ(0, sockmap_add(map, 0, udp)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	EXPECT_EQ(0, sockmap_add(map, 1, sv[0])) TH_LOG("%s", strerror(errno));
+	close(sv[0]);
+	close(sv[1]);
+	close(udp);
 	close(map);
 }
 

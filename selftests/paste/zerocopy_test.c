@@ -603,29 +603,6 @@ TEST_F(zc, mtu_change_under_load)
 	close(srv);
 }
 
-/* TcpExt counter @name of /proc/net/netstat, or -1. */
-static long long tcpext(const char *name)
-{
-	char keys[4096], vals[4096], *k, *v, *ks, *vs;
-	long long found = -1;
-	FILE *f = fopen("/proc/net/netstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(keys, sizeof(keys), f) && fgets(vals, sizeof(vals), f)) {
-		if (strncmp(keys, "TcpExt:", 7))
-			continue;
-		k = strtok_r(keys, " \n", &ks);
-		v = strtok_r(vals, " \n", &vs);
-		while ((k = strtok_r(NULL, " \n", &ks)) &&
-		       (v = strtok_r(NULL, " \n", &vs)))
-			if (!strcmp(k, name))
-				found = atoll(v);
-	}
-	fclose(f);
-	return found;
-}
-
 /*
  * A receive buffer far too small for a page per segment makes TCP drop
  * and prune what it has queued: segments are retransmitted and arrive out
@@ -638,9 +615,9 @@ TEST_F(zc, drops_and_retransmits_lose_nothing)
 	int srv, rcvbuf = 8192;
 	pid_t pid;
 
-	drops0 = tcpext("TCPRcvQDrop") + tcpext("PruneCalled") +
-		 tcpext("RcvPruned");
-	ofo0 = tcpext("TCPOFOQueue");
+	drops0 = tcpext_counter("TCPRcvQDrop") + tcpext_counter("PruneCalled") +
+		 tcpext_counter("RcvPruned");
+	ofo0 = tcpext_counter("TCPOFOQueue");
 	pid = sender(self->port, 37, len, 65536, false);
 	srv = accept(self->lsn, NULL, NULL);
 	ASSERT_LE(0, srv);
@@ -649,9 +626,9 @@ TEST_F(zc, drops_and_retransmits_lose_nothing)
 	usleep(300000);
 	ASSERT_LT(0, recv_stream(srv, self->reg.map, 37, len, NULL, 0));
 	ASSERT_EQ(0, wait_child(pid));
-	drops = tcpext("TCPRcvQDrop") + tcpext("PruneCalled") +
-		tcpext("RcvPruned") - drops0;
-	ofo = tcpext("TCPOFOQueue") - ofo0;
+	drops = tcpext_counter("TCPRcvQDrop") + tcpext_counter("PruneCalled") +
+		tcpext_counter("RcvPruned") - drops0;
+	ofo = tcpext_counter("TCPOFOQueue") - ofo0;
 	TH_LOG("receive queue drops and prunes %lld, out-of-order queued %lld",
 	       drops, ofo);
 	EXPECT_LT(0, drops + ofo) TH_LOG("TCP dropped nothing: no retransmit");
