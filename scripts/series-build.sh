@@ -86,6 +86,7 @@ done
 
 # The kselftests of the last patch, against its exported headers.
 t0=$(date +%s)
+mkdir -p "$obj/kselftest"
 if kmake O="$obj" headers > "$logs/kselftest.log" 2>&1 &&
    make -C "$wt/tools/testing/selftests/net/paste" OUTPUT="$obj/kselftest" \
 	KHDR_INCLUDES="-isystem $obj/usr/include" >> "$logs/kselftest.log" 2>&1

@@ -16,8 +16,8 @@ splat_in() {
 # early_panic LOG: return 0 if the kernel panicked before /init printed its
 # first line. No PASTE code has run then and no image was touched, so the
 # runners boot again once (6.12 under TCG can take a legacy interrupt in
-# the middle of IO-APIC set-up, about once in a hundred boots); the panic
-# is still reported.
+# the middle of IO-APIC set-up: once in the 75 boots of one make check);
+# the panic is still reported.
 early_panic() {
 	tr -d '\r' < "$1" | grep -q 'Kernel panic' || return 1
 	! tr -d '\r' < "$1" | grep -q '^paste-vm: /init started' || return 1
