@@ -114,6 +114,7 @@ check_image() {
 }
 
 for variant in $variants; do
+for try in 1 2; do
 	server=${variant%-zc} kflush=0 conns=4 expect=clean zc=0 loop=epoll
 	ms=$((points * 1500))
 	[ "$server" = "$variant" ] || zc=1
@@ -155,11 +156,12 @@ for variant in $variants; do
 	[ $zc = 0 ] || grep -aq '^paste-crash: zero-copy bytes [1-9]' "$tlog.txt" ||
 		why="${why:-no payload was placed by the device}"
 	splat_in "$tlog.txt" && why="${why:-kernel splat in the traced run}"
-	violations=0 checked=0
+	violations=0 checked=0 npoints=0
 	for p in $(grep -a '^flushcheck: point [0-9]*: [0-9]* non-durable' "$tlog.txt" |
 		   sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
 		record $p > "$out/point-$p.state"
 		check_image point-$p
+		npoints=$((npoints + 1))
 	done
 	# Inside a checkpoint: acknowledged as at crashload's point before it,
 	# sent as at the one after it (or at the end of the load).
@@ -175,6 +177,16 @@ for variant in $variants; do
 	done
 	explored=$((explored + checked))
 	[ $checked -gt 0 ] || why="${why:-no crash point was written}"
+	# A seeded bug shows at crashload's crash points; a trace whose load
+	# ended before the first one was written proves nothing either way
+	# (seen once: one point, odd, so not written). Trace it again, once,
+	# with the next seed.
+	if [ $expect = caught ] && [ $violations = 0 ] && [ $npoints = 0 ] &&
+	   [ $try = 1 ] && [ -z "$why" ]; then
+		seed=$((seed + 1))
+		echo "# $variant: no crash point image; tracing again with SEED=$seed"
+		continue
+	fi
 	n=$((n + 1))
 	verdict="$checked crash images, $violations with lost or torn data"
 	if [ -z "$why" ] && { { [ $expect = clean ] && [ $violations = 0 ]; } ||
@@ -185,6 +197,8 @@ for variant in $variants; do
 		fail=$((fail + 1))
 		echo "not ok $n flushcheck $variant: $verdict (expected: $expect)${why:+; $why}"
 	fi
+	break
+done
 done
 rm -f "$out/base.img"
 echo "# flushcheck: $explored crash images explored"
