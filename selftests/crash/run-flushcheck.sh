@@ -114,91 +114,91 @@ check_image() {
 }
 
 for variant in $variants; do
-for try in 1 2; do
-	server=${variant%-zc} kflush=0 conns=4 expect=clean zc=0 loop=epoll
-	ms=$((points * 1500))
-	[ "$server" = "$variant" ] || zc=1
-	case $server in
-	pasted) server=pasted-marks ;;
-	pasted-uring) server=pasted-marks loop=uring ;;
-	pasted-kflush) server=pasted-marks kflush=1 ;;
-	# 4 connections and a longer load: checkpoints inside the trace. pasted
-	# compacts over-segmented requests, so they fill the WAL more slowly.
-	pasted-bug4) expect=caught ms=$((points * 5000)) ;;
-	pasted-bug*) conns=1 expect=caught ;;
-	esac
-	# Checkpoint images: at rotating marks; bug 4's window is at mark 2.
-	ckpt="checkpoints=$(((points + 1) / 2))"
-	[ "$variant" = pasted-bug4 ] && ckpt="checkpoints=$points,checkpoint-at=2"
-	img=$out/trace.img
-	cp "$out/base.img" "$img"
-	tlog=$logs/flushcheck-$variant.log
-	# Under the plugin; every other crash point is written, up to POINTS.
-	QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
-	VM_TIMEOUT=1800 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$tlog" \
-		"paste.run=flushcheck paste.server=$server paste.kflush=$kflush paste.conns=$conns paste.ms=$ms paste.zc=$zc paste.loop=$loop nokaslr" \
-		-nodefaults -L /usr/share/qemu \
-		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
-		-netdev hubport,id=zc0,hubid=1 \
-		-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
-		-netdev hubport,id=zc1,hubid=1 \
-		-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
-		-plugin "$build/qemu-plugins/flushcheck.so,img=$img,base=$base,size=$((size_mib << 20)),out=$out,every=2,max=$points,$ckpt,seed=$seed" \
-		-d plugin > /dev/null 2>&1
-	rm -f "$img"
-	tr -d '\r' < "$tlog" > "$tlog.txt"
-	totals=$(grep -a 'flushcheck: totals' "$tlog.txt")
-	echo "# $variant: ${totals#flushcheck: }"
-	why=
-	grep -aq "iomem $(printf '%x' $base)-" "$tlog.txt" || why="the NVDIMM is not at $base"
-	echo "$totals" | grep -q 'unresolved:0 mismatches:0' || why="${why:-flushes the model could not place}"
-	grep -aq '^paste-crash: trace done' "$tlog.txt" || why="${why:-the traced run did not finish}"
-	[ $zc = 0 ] || grep -aq '^paste-crash: zero-copy bytes [1-9]' "$tlog.txt" ||
-		why="${why:-no payload was placed by the device}"
-	splat_in "$tlog.txt" && why="${why:-kernel splat in the traced run}"
-	violations=0 checked=0 npoints=0
-	for p in $(grep -a '^flushcheck: point [0-9]*: [0-9]* non-durable' "$tlog.txt" |
-		   sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
-		record $p > "$out/point-$p.state"
-		check_image point-$p
-		npoints=$((npoints + 1))
+	for try in 1 2; do
+		server=${variant%-zc} kflush=0 conns=4 expect=clean zc=0 loop=epoll
+		ms=$((points * 1500))
+		[ "$server" = "$variant" ] || zc=1
+		case $server in
+		pasted) server=pasted-marks ;;
+		pasted-uring) server=pasted-marks loop=uring ;;
+		pasted-kflush) server=pasted-marks kflush=1 ;;
+		# 4 connections and a longer load: checkpoints inside the trace. pasted
+		# compacts over-segmented requests, so they fill the WAL more slowly.
+		pasted-bug4) expect=caught ms=$((points * 5000)) ;;
+		pasted-bug*) conns=1 expect=caught ;;
+		esac
+		# Checkpoint images: at rotating marks; bug 4's window is at mark 2.
+		ckpt="checkpoints=$(((points + 1) / 2))"
+		[ "$variant" = pasted-bug4 ] && ckpt="checkpoints=$points,checkpoint-at=2"
+		img=$out/trace.img
+		cp "$out/base.img" "$img"
+		tlog=$logs/flushcheck-$variant.log
+		# Under the plugin; every other crash point is written, up to POINTS.
+		QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
+		VM_TIMEOUT=1800 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$tlog" \
+			"paste.run=flushcheck paste.server=$server paste.kflush=$kflush paste.conns=$conns paste.ms=$ms paste.zc=$zc paste.loop=$loop nokaslr" \
+			-nodefaults -L /usr/share/qemu \
+			-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+			-netdev hubport,id=zc0,hubid=1 \
+			-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
+			-netdev hubport,id=zc1,hubid=1 \
+			-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
+			-plugin "$build/qemu-plugins/flushcheck.so,img=$img,base=$base,size=$((size_mib << 20)),out=$out,every=2,max=$points,$ckpt,seed=$seed" \
+			-d plugin > /dev/null 2>&1
+		rm -f "$img"
+		tr -d '\r' < "$tlog" > "$tlog.txt"
+		totals=$(grep -a 'flushcheck: totals' "$tlog.txt")
+		echo "# $variant: ${totals#flushcheck: }"
+		why=
+		grep -aq "iomem $(printf '%x' $base)-" "$tlog.txt" || why="the NVDIMM is not at $base"
+		echo "$totals" | grep -q 'unresolved:0 mismatches:0' || why="${why:-flushes the model could not place}"
+		grep -aq '^paste-crash: trace done' "$tlog.txt" || why="${why:-the traced run did not finish}"
+		[ $zc = 0 ] || grep -aq '^paste-crash: zero-copy bytes [1-9]' "$tlog.txt" ||
+			why="${why:-no payload was placed by the device}"
+		splat_in "$tlog.txt" && why="${why:-kernel splat in the traced run}"
+		violations=0 checked=0 npoints=0
+		for p in $(grep -a '^flushcheck: point [0-9]*: [0-9]* non-durable' "$tlog.txt" |
+			   sed 's/^flushcheck: point \([0-9]*\):.*/\1/'); do
+			record $p > "$out/point-$p.state"
+			check_image point-$p
+			npoints=$((npoints + 1))
+		done
+		# Inside a checkpoint: acknowledged as at crashload's point before it,
+		# sent as at the one after it (or at the end of the load).
+		for m in $(grep -a '^flushcheck: checkpoint [0-9]* (mark [0-9]) after point [0-9]*$' "$tlog.txt" |
+			   awk '{ print $3 ":" $8 }'); do
+			p=${m#*:}
+			record "$p" > "$out/before.state"
+			record $((p + 1)) > "$out/after.state"
+			awk 'NR == FNR { acked[$1, $2] = $3; next }
+				($1, $2) in acked { $3 = acked[$1, $2] } { print }' \
+				"$out/before.state" "$out/after.state" > "$out/checkpoint-${m%:*}.state"
+			check_image checkpoint-${m%:*}
+		done
+		explored=$((explored + checked))
+		[ $checked -gt 0 ] || why="${why:-no crash point was written}"
+		# A seeded bug shows at crashload's crash points; a trace whose load
+		# ended before the first one was written proves nothing either way
+		# (seen once: one point, odd, so not written). Trace it again, once,
+		# with the next seed.
+		if [ $expect = caught ] && [ $violations = 0 ] && [ $npoints = 0 ] &&
+		   [ $try = 1 ] && [ -z "$why" ]; then
+			seed=$((seed + 1))
+			echo "# $variant: no crash point image; tracing again with SEED=$seed"
+			continue
+		fi
+		n=$((n + 1))
+		verdict="$checked crash images, $violations with lost or torn data"
+		if [ -z "$why" ] && { { [ $expect = clean ] && [ $violations = 0 ]; } ||
+				      { [ $expect = caught ] && [ $violations -gt 0 ]; }; }; then
+			pass=$((pass + 1))
+			echo "ok $n flushcheck $variant: $verdict (expected: $expect)"
+		else
+			fail=$((fail + 1))
+			echo "not ok $n flushcheck $variant: $verdict (expected: $expect)${why:+; $why}"
+		fi
+		break
 	done
-	# Inside a checkpoint: acknowledged as at crashload's point before it,
-	# sent as at the one after it (or at the end of the load).
-	for m in $(grep -a '^flushcheck: checkpoint [0-9]* (mark [0-9]) after point [0-9]*$' "$tlog.txt" |
-		   awk '{ print $3 ":" $8 }'); do
-		p=${m#*:}
-		record "$p" > "$out/before.state"
-		record $((p + 1)) > "$out/after.state"
-		awk 'NR == FNR { acked[$1, $2] = $3; next }
-			($1, $2) in acked { $3 = acked[$1, $2] } { print }' \
-			"$out/before.state" "$out/after.state" > "$out/checkpoint-${m%:*}.state"
-		check_image checkpoint-${m%:*}
-	done
-	explored=$((explored + checked))
-	[ $checked -gt 0 ] || why="${why:-no crash point was written}"
-	# A seeded bug shows at crashload's crash points; a trace whose load
-	# ended before the first one was written proves nothing either way
-	# (seen once: one point, odd, so not written). Trace it again, once,
-	# with the next seed.
-	if [ $expect = caught ] && [ $violations = 0 ] && [ $npoints = 0 ] &&
-	   [ $try = 1 ] && [ -z "$why" ]; then
-		seed=$((seed + 1))
-		echo "# $variant: no crash point image; tracing again with SEED=$seed"
-		continue
-	fi
-	n=$((n + 1))
-	verdict="$checked crash images, $violations with lost or torn data"
-	if [ -z "$why" ] && { { [ $expect = clean ] && [ $violations = 0 ]; } ||
-			      { [ $expect = caught ] && [ $violations -gt 0 ]; }; }; then
-		pass=$((pass + 1))
-		echo "ok $n flushcheck $variant: $verdict (expected: $expect)"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n flushcheck $variant: $verdict (expected: $expect)${why:+; $why}"
-	fi
-	break
-done
 done
 rm -f "$out/base.img"
 echo "# flushcheck: $explored crash images explored"
