@@ -18,13 +18,29 @@ struct paste_region;
 struct paste_rxq;
 
 /**
+ * struct paste_pack - a reference recvmsg() may extend
+ * @msg: the call that wrote it; NULL once that call has returned
+ * @cursor: the call's control buffer just past the reference
+ * @len: where the reference's length lies in the control buffer
+ * @slot: the buffer
+ * @used: bytes in the buffer, the reference's length
+ */
+struct paste_pack {
+	const struct msghdr *msg;
+	void __user *cursor;
+	u32 __user *len;
+	u32 slot;
+	u32 used;
+};
+
+/**
  * struct paste_sock - PASTE state of a TCP socket
  * @region: attached region, or NULL; holds a reference. Set and cleared
  *	with the socket locked; a listener's is read under RCU when a child
  *	inherits it in softirq context
  * @rxq: receive queue bound to @region through this socket, or NULL
  * @owned: buffers (slot index) handed to user space and not yet pinned or
- *	released; the value is the number of bytes in the buffer
+ *	released; only the presence of an entry counts
  * @refs_outstanding: number of entries in @owned
  * @max_held: most entries @owned may have, 0 for no limit
  * @bytes_placed: bytes placed into the region
@@ -33,7 +49,8 @@ struct paste_rxq;
  * @region_full: times the region had no free buffer
  * @held_full: times @max_held refused a buffer
  * @flushes: ranges written back through %PASTE_IOC_FLUSH
- *
+ * @pack: the reference to a copied buffer that the running recvmsg() wrote
+ *	last, and may still extend (see net/paste/recv.c)
  * @rcu: frees the state after readers in softirq context are done
  *
  * Allocated when a region is first attached to the socket, or inherited
@@ -53,6 +70,7 @@ struct paste_sock {
 	u64 region_full;
 	u64 held_full;
 	u64 flushes;
+	struct paste_pack pack;
 	struct rcu_head rcu;
 };
 

@@ -7,16 +7,20 @@
  * place: the buffer moves from the rx map to the socket and the reference
  * points at the payload inside it, past the headers (see rxq.c).
  *
- * Other bytes are copied by the CPU into a free buffer, in process context
- * with the socket locked. With PASTE_REGION_DURABLE the copy uses
- * non-temporal stores and the call ends with a store fence, so the bytes
- * are in the persistence domain when recvmsg() returns. Bytes a device
- * wrote are not: the application writes them back (PASTE_IOC_FLUSH).
+ * Other bytes are copied by the CPU, in process context with the socket
+ * locked, into the buffer of the call's last reference while it has room,
+ * then into a free buffer: small segments share buffers instead of taking
+ * one each. With PASTE_REGION_DURABLE the copy uses non-temporal stores
+ * and the call ends with a store fence, so the bytes are in the
+ * persistence domain when recvmsg() returns. Bytes a device wrote are not:
+ * the application writes them back (PASTE_IOC_FLUSH).
  */
 #include <linux/highmem.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
+#include <net/compat.h>
 #include <net/sock.h>
 
 #include "paste.h"
@@ -63,7 +67,7 @@ static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 	struct paste_sock *ps = paste_sk(sk);
 	int err;
 
-	err = xa_err(xa_store_bh(&ps->owned, ref->token, xa_mk_value(ref->len),
+	err = xa_err(xa_store_bh(&ps->owned, ref->token, xa_mk_value(0),
 				 GFP_KERNEL_ACCOUNT));
 	if (err)
 		return err;
@@ -151,11 +155,78 @@ static int paste_take(struct sock *sk, struct paste_region *r,
 	return left;
 }
 
+/* Copy @len bytes at @offset of @skb to byte @off of the region. */
+static int paste_copy(struct paste_region *r, const struct sk_buff *skb,
+		      u32 offset, u64 off, u32 len)
+{
+	void *dst = paste_region_addr(r, off);
+	int err;
+
+	if (r->flags & PASTE_REGION_DURABLE)
+		err = paste_copy_flushcache(skb, offset, dst, len);
+	else
+		err = skb_copy_bits(skb, offset, dst, len);
+	/* The page is mapped in user space too. */
+	if (!err)
+		flush_dcache_page(r->pages[off >> PAGE_SHIFT]);
+	return err;
+}
+
+/* Where the length of the reference put_cmsg() writes next will lie. */
+static u32 __user *paste_cmsg_len(const struct msghdr *msg)
+{
+	size_t hdr = CMSG_ALIGN(sizeof(struct cmsghdr));
+
+#ifdef CONFIG_COMPAT
+	if (msg->msg_flags & MSG_CMSG_COMPAT)
+		hdr = sizeof(struct compat_cmsghdr);
+#endif
+	return msg->msg_control_user + hdr + offsetof(struct paste_ref, len);
+}
+
+/*
+ * Copy up to @len bytes into the buffer of the reference this call wrote
+ * last, if it was a copy with room left and nothing followed it, and make
+ * the reference longer where it lies in the control buffer. Return: bytes
+ * copied, 0 if there is no such reference, or an error.
+ */
+static int paste_extend(struct sock *sk, struct paste_region *r,
+			const struct sk_buff *skb, u32 offset,
+			struct msghdr *msg, u32 len)
+{
+	struct paste_sock *ps = paste_sk(sk);
+	struct paste_pack *pack = &ps->pack;
+	u32 room = paste_slot_size(r) - pack->used;
+	u64 off;
+	int err;
+
+	/*
+	 * The socket lock is dropped while a call waits for data: another
+	 * call may have written references since, or released this one.
+	 */
+	if (pack->msg != msg || pack->cursor != msg->msg_control_user ||
+	    !room || !xa_load(&ps->owned, pack->slot))
+		return 0;
+
+	len = min(len, room);
+	off = paste_slot_offset(r, pack->slot) - r->offset + pack->used;
+	err = paste_copy(r, skb, offset, off, len);
+	if (err)
+		return err;
+	if (put_user(pack->used + len, pack->len))
+		return -EFAULT;
+	pack->used += len;
+	return len;
+}
+
+/* Copy up to @len bytes into a free buffer and give its reference. */
 static int paste_place(struct sock *sk, struct paste_region *r,
 		       const struct sk_buff *skb, u32 offset,
 		       struct msghdr *msg, u32 len)
 {
+	struct paste_pack *pack = &paste_sk(sk)->pack;
 	struct paste_ref ref = {};
+	u32 __user *ref_len = NULL;
 	u32 slot;
 	int err;
 
@@ -164,30 +235,40 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 		return -ENOBUFS;
 
 	ref.offset = paste_slot_offset(r, slot);
-	ref.len = len;
+	ref.len = min(len, paste_slot_size(r));
 	ref.token = slot;
 
-	if (r->flags & PASTE_REGION_DURABLE)
-		err = paste_copy_flushcache(skb, offset,
-					    paste_region_addr(r, ref.offset - r->offset),
-					    len);
-	else
-		err = skb_copy_bits(skb, offset,
-				    paste_region_addr(r, ref.offset - r->offset),
-				    len);
+	err = paste_copy(r, skb, offset, ref.offset - r->offset, ref.len);
 	if (err)
 		goto err_free;
-	/* The page is mapped in user space too. */
-	flush_dcache_page(r->pages[(ref.offset - r->offset) >> PAGE_SHIFT]);
-
+	if (msg->msg_control_is_user)
+		ref_len = paste_cmsg_len(msg);
 	err = paste_give_ref(sk, msg, &ref);
 	if (err)
 		goto err_free;
-	return 0;
+
+	pack->msg = ref_len ? msg : NULL;
+	pack->cursor = msg->msg_control_user;
+	pack->len = ref_len;
+	pack->slot = slot;
+	pack->used = ref.len;
+	return ref.len;
 
 err_free:
 	paste_slot_free(r, slot);
 	return err;
+}
+
+/* Whether @msg may get another reference, as an errno. */
+static int paste_may_give(const struct paste_sock *ps,
+			  const struct msghdr *msg)
+{
+	if (!msg->msg_control ||
+	    msg->msg_controllen < CMSG_LEN(sizeof(struct paste_ref)))
+		return -EMSGSIZE;
+	if (ps->max_held && ps->refs_outstanding >= ps->max_held)
+		return -EDQUOT;
+	return 0;
 }
 
 /**
@@ -199,10 +280,12 @@ err_free:
  * @len: number of bytes available at @offset
  *
  * A page fragment that a bound device filled is handed over whole when it
- * fits in @len; everything else is copied, at most a buffer at a time.
- * Stops early, without error, when the region has no free slot, the socket
- * holds as many buffers as it may, or @msg has no room for another
- * reference; the rest stays queued on the socket.
+ * fits in @len. Everything else is copied: into the buffer of the last
+ * reference this call gave while it has room, then into free buffers, a
+ * buffer at a time. Stops early, without error, when a new buffer is
+ * needed and the region has none, the socket holds as many buffers as it
+ * may, or @msg has no room for another reference; the rest stays queued
+ * on the socket.
  *
  * Return: bytes placed, or a negative errno if none: -ENOBUFS (region
  * exhausted), -EDQUOT (the socket's limit on buffers held reached),
@@ -221,25 +304,18 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		return -EFAULT;
 
 	while (done < len) {
-		u32 n = min(len - done, paste_slot_size(r));
+		u32 n = len - done;
 		bool is_split = false;
 
-		if (!msg->msg_control ||
-		    msg->msg_controllen < CMSG_LEN(sizeof(struct paste_ref))) {
-			err = -EMSGSIZE;
-			break;
-		}
-		if (ps->max_held && ps->refs_outstanding >= ps->max_held) {
-			err = -EDQUOT;
-			break;
-		}
 		if (READ_ONCE(r->zerocopy)) {
 			const skb_frag_t *frag;
 			u32 left;
 
 			frag = paste_frag_at(skb, offset + done, &left);
-			if (frag && left <= len - done) {
-				err = paste_take(sk, r, frag, left, msg);
+			if (frag && left <= n) {
+				err = paste_may_give(ps, msg);
+				if (!err)
+					err = paste_take(sk, r, frag, left, msg);
 				if (err < 0)
 					break;
 				if (err) {
@@ -249,16 +325,23 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 					continue;
 				}
 			}
-			is_split = frag && left > len - done;
+			is_split = frag && left > n;
 			/* Copy no further than the next fragment. */
 			n = min(n, left);
 		}
-		err = paste_place(sk, r, skb, offset + done, msg, n);
-		if (err)
+		err = paste_extend(sk, r, skb, offset + done, msg, n);
+		if (!err) {
+			err = paste_may_give(ps, msg);
+			if (!err)
+				err = paste_place(sk, r, skb, offset + done,
+						  msg, n);
+		}
+		if (err < 0)
 			break;
-		done += n;
+		done += err;
 		if (is_split)
-			split += n;
+			split += err;
+		err = 0;
 	}
 
 	/*
@@ -298,7 +381,10 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 void paste_recv_done(struct sock *sk, int copied)
 {
 	struct paste_region *r = paste_sk_region(sk);
+	struct paste_sock *ps = paste_sk(sk);
 
+	if (ps)
+		ps->pack.msg = NULL;
 	if (copied > 0 && r && (r->flags & PASTE_REGION_DURABLE))
 		pmem_wmb();
 }

@@ -214,12 +214,37 @@ static inline void stream_fill(uint32_t seed, uint64_t off, void *buf,
 		p[i] = stream_byte(seed, off + i);
 }
 
-/* Wait until @sock has at least @n bytes queued (up to ~5 s). */
-static inline int wait_inq(int sock, int n)
+/*
+ * Send @len bytes of stream @seed in @seg-byte segments, each pushed on
+ * its own (TCP_NODELAY) so that they arrive as separate skbs. Tiny
+ * segments cost the receiver far more memory than bytes, and under TCG
+ * 50 of them once took over 5 s to queue: wait for them with
+ * wait_inq_for() and a generous limit.
+ */
+static inline int send_segments(int fd, uint32_t seed, size_t len, size_t seg)
+{
+	unsigned char buf[4096];
+	int one = 1;
+	size_t off, n;
+
+	if (seg > sizeof(buf) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		return -1;
+	for (off = 0; off < len; off += n) {
+		n = len - off < seg ? len - off : seg;
+		stream_fill(seed, off, buf, n);
+		if (send_all(fd, buf, n))
+			return -1;
+	}
+	return 0;
+}
+
+/* Wait until @sock has at least @n bytes queued, up to @secs seconds. */
+static inline int wait_inq_for(int sock, int n, int secs)
 {
 	int i, q = 0;
 
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < secs * 100; i++) {
 		if (ioctl(sock, FIONREAD, &q))
 			return -1;
 		if (q >= n)
@@ -227,6 +252,12 @@ static inline int wait_inq(int sock, int n)
 		usleep(10000);
 	}
 	return q;
+}
+
+/* Wait until @sock has at least @n bytes queued (up to ~5 s). */
+static inline int wait_inq(int sock, int n)
+{
+	return wait_inq_for(sock, n, 5);
 }
 
 /* A connected pair over loopback; *@srv is accepted from @lsn. */

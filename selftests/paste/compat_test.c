@@ -63,6 +63,21 @@ TEST_F(compat, receive_flush_and_release)
 		EXPECT_GT(REGION_LEN, refs[i].offset);
 }
 
+/* A packed reference grows where it lies in a compat control message. */
+TEST_F(compat, small_segments_share_a_buffer)
+{
+	struct paste_ref refs[8];
+	unsigned int n;
+
+	ASSERT_EQ(0, send_segments(self->cli, 41, 50, 1));
+	ASSERT_EQ(50, wait_inq_for(self->srv, 50, 30));
+	ASSERT_EQ(50, paste_recv(self->srv, refs, 8, &n, 0));
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(50, refs[0].len);
+	EXPECT_EQ(refs[0].offset / 4096, refs[0].token);
+	EXPECT_TRUE(ref_matches(self->r.map, &refs[0], 41, 0));
+}
+
 TEST_F(compat, bind_reaches_paste)
 {
 	struct paste_rxq_bind bind = { .ifindex = 0x7fffffff };

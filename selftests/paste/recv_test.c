@@ -135,6 +135,76 @@ TEST_F(recv, references_follow_tcp_byte_order)
 	EXPECT_EQ(total, got);
 }
 
+/* Bytes copied in one call fill a buffer before the next is taken. */
+TEST_F(recv, small_segments_share_a_buffer)
+{
+	struct paste_sock_info info;
+	struct paste_ref refs[256];
+	unsigned int n;
+
+	ASSERT_EQ(0, send_segments(self->cli, 31, 200, 1));
+	ASSERT_EQ(200, wait_inq_for(self->srv, 200, 30));
+	ASSERT_EQ(200, paste_recv(self->srv, refs, 256, &n, 0));
+	ASSERT_EQ(1, n) TH_LOG("200 one-byte segments took %u buffers", n);
+	EXPECT_EQ(200, refs[0].len);
+	EXPECT_TRUE(ref_matches(self->r.map, &refs[0], 31, 0));
+	ASSERT_EQ(0, paste_info(self->srv, &info));
+	EXPECT_EQ(1, info.refs_outstanding);
+	EXPECT_EQ(info.nr_slots - 1, info.slots_free);
+}
+
+TEST_F(recv, packed_buffers_fill_to_the_slot_size)
+{
+	struct paste_ref refs[256];
+	unsigned int n, i;
+	uint64_t off = 0;
+
+	ASSERT_EQ(0, send_segments(self->cli, 32, 3 * SLOT, 100));
+	ASSERT_EQ(3 * SLOT, wait_inq_for(self->srv, 3 * SLOT, 30));
+	ASSERT_EQ(3 * SLOT, paste_recv(self->srv, refs, 256, &n, 0));
+	ASSERT_EQ(3, n);
+	for (i = 0; i < n; off += refs[i++].len) {
+		EXPECT_EQ(SLOT, refs[i].len);
+		EXPECT_EQ(0, refs[i].offset % SLOT);
+		EXPECT_EQ(refs[i].offset / SLOT, refs[i].token);
+		EXPECT_TRUE(ref_matches(self->r.map, &refs[i], 32, off));
+	}
+}
+
+/* A buffer handed out is never written again: each call takes new ones. */
+TEST_F(recv, later_call_takes_a_new_buffer)
+{
+	struct paste_ref first, second;
+	unsigned int n;
+
+	ASSERT_EQ(0, send_segments(self->cli, 33, 10, 1));
+	ASSERT_EQ(10, wait_inq_for(self->srv, 10, 30));
+	ASSERT_EQ(10, paste_recv(self->srv, &first, 1, &n, 0));
+	ASSERT_EQ(1, n);
+	ASSERT_EQ(0, send_segments(self->cli, 34, 10, 1));
+	ASSERT_EQ(10, wait_inq_for(self->srv, 10, 30));
+	ASSERT_EQ(10, paste_recv(self->srv, &second, 1, &n, 0));
+	ASSERT_EQ(1, n);
+	EXPECT_NE(first.token, second.token);
+	EXPECT_EQ(10, first.len);
+	EXPECT_TRUE(ref_matches(self->r.map, &first, 33, 0));
+	EXPECT_TRUE(ref_matches(self->r.map, &second, 34, 0));
+}
+
+/* Growing a reference needs no room: one is enough for many segments. */
+TEST_F(recv, one_reference_of_room_takes_many_segments)
+{
+	struct paste_ref ref;
+	unsigned int n;
+
+	ASSERT_EQ(0, send_segments(self->cli, 35, 100, 1));
+	ASSERT_EQ(100, wait_inq_for(self->srv, 100, 30));
+	ASSERT_EQ(100, paste_recv(self->srv, &ref, 1, &n, 0));
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(100, ref.len);
+	EXPECT_TRUE(ref_matches(self->r.map, &ref, 35, 0));
+}
+
 TEST_F(recv, short_control_buffer_stops_early)
 {
 	static char buf[3 * SLOT];
@@ -238,6 +308,79 @@ TEST_F(recv, blocking_waits_for_data)
 	EXPECT_EQ(4, paste_recv(self->srv, &ref, 1, &n, 0));
 	EXPECT_EQ(0, memcmp(self->r.map + ref.offset, "late", 4));
 	pthread_join(t, NULL);
+}
+
+struct release_first {
+	int srv, cli;
+	char *ctrl;
+	int err;
+};
+
+/*
+ * Once a blocked receive has written its first reference, release that
+ * reference from here, then send the bytes the receive waits for.
+ */
+static void *release_first_then_send(void *arg)
+{
+	struct release_first *c = arg;
+	struct cmsghdr *cm = (struct cmsghdr *)c->ctrl;
+	struct paste_ref ref;
+	char more[10];
+	int i, q;
+
+	for (i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&cm->cmsg_len, __ATOMIC_ACQUIRE))
+			break;
+		usleep(1000);
+	}
+	/* FIONREAD takes the socket lock: the receive now sleeps. */
+	if (!cm->cmsg_len || ioctl(c->srv, FIONREAD, &q) || q) {
+		c->err = ETIMEDOUT;
+		return NULL;
+	}
+	memcpy(&ref, CMSG_DATA(cm), sizeof(ref));
+	if (paste_ioc(c->srv, PASTE_IOC_RELEASE, &ref, 1) != 1) {
+		c->err = errno;
+		return NULL;
+	}
+	stream_fill(36, 10, more, sizeof(more));
+	if (send_all(c->cli, more, sizeof(more)))
+		c->err = errno;
+	return NULL;
+}
+
+/*
+ * A hostile program releases the reference a receive wrote while that
+ * receive sleeps: the receive must not grow it (its buffer is free) and
+ * takes a new buffer for the rest.
+ */
+TEST_F(recv, reference_released_while_waiting_is_not_extended)
+{
+	char ctrl[CMSG_SPACE(sizeof(struct paste_ref)) * 4] = {};
+	struct iovec iov = { .iov_len = 20 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = ctrl,
+			      .msg_controllen = sizeof(ctrl) };
+	struct release_first c = { .srv = self->srv, .cli = self->cli,
+				   .ctrl = ctrl };
+	struct paste_ref refs[4];
+	struct cmsghdr *cm;
+	unsigned int n = 0;
+	pthread_t t;
+
+	ASSERT_EQ(0, send_segments(self->cli, 36, 10, 1));
+	ASSERT_EQ(10, wait_inq_for(self->srv, 10, 30));
+	ASSERT_EQ(0, pthread_create(&t, NULL, release_first_then_send, &c));
+	/* Places the 10 bytes, then waits for all 20. */
+	EXPECT_EQ(20, recvmsg(self->srv, &msg, MSG_PASTE | MSG_WAITALL));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, c.err) TH_LOG("helper: %s", strerror(c.err));
+	for (cm = CMSG_FIRSTHDR(&msg); cm && n < 4; cm = CMSG_NXTHDR(&msg, cm))
+		memcpy(&refs[n++], CMSG_DATA(cm), sizeof(refs[0]));
+	ASSERT_EQ(2, n) TH_LOG("the released reference was extended");
+	EXPECT_EQ(10, refs[0].len);
+	EXPECT_EQ(10, refs[1].len);
+	EXPECT_TRUE(ref_matches(self->r.map, &refs[1], 36, 10));
 }
 
 TEST_F(recv, epoll_reports_readable)

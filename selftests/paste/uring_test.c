@@ -98,6 +98,24 @@ TEST_F(uring, recvmsg_returns_references)
 	EXPECT_EQ(0, memcmp(self->r.map + ref.offset, msg, sizeof(msg)));
 }
 
+TEST_F(uring, small_segments_share_a_buffer)
+{
+	struct io_uring_cqe *cqe;
+	struct paste_ref refs[16];
+	struct uring_rx rx;
+
+	ASSERT_EQ(0, send_segments(self->cli[0], 51, 100, 1));
+	ASSERT_EQ(100, wait_inq_for(self->srv[0], 100, 30));
+	rx_prep(&self->ring, &rx, self->srv[0], 1);
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+	EXPECT_EQ(100, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+	ASSERT_EQ(1, rx_refs(&rx, refs));
+	EXPECT_EQ(100, refs[0].len);
+	EXPECT_TRUE(ref_matches(self->r.map, &refs[0], 51, 0));
+}
+
 TEST_F(uring, batch_across_connections)
 {
 	struct uring_rx rx[NCONN];

@@ -431,6 +431,33 @@ TEST_F(zc, loopback_is_copied)
 	close(lo);
 }
 
+/*
+ * Copied fragments of a region with a device bound fill one buffer, as
+ * without a device: each 1-byte fragment used to take a buffer.
+ */
+TEST_F(zc, loopback_small_segments_share_a_buffer)
+{
+	struct sockaddr_storage ss;
+	struct paste_ref refs[256];
+	socklen_t sslen;
+	int lo, cli, srv;
+	unsigned int n;
+
+	lo = tcp_listener(AF_INET, &ss, &sslen);
+	ASSERT_LE(0, lo);
+	ASSERT_EQ(0, region_attach(lo, &self->reg, 0));
+	ASSERT_EQ(0, tcp_pair(lo, &ss, sslen, &cli, &srv));
+	ASSERT_EQ(0, send_segments(cli, 4, 200, 1));
+	ASSERT_EQ(200, wait_inq_for(srv, 200, 30));
+	ASSERT_EQ(200, paste_recv(srv, refs, 256, &n, 0));
+	ASSERT_EQ(1, n) TH_LOG("200 one-byte segments took %u buffers", n);
+	EXPECT_EQ(200, refs[0].len);
+	EXPECT_TRUE(ref_matches(self->reg.map, &refs[0], 4, 0));
+	close(cli);
+	close(srv);
+	close(lo);
+}
+
 /* Tiny segments lose nothing, whichever way each is placed. */
 TEST_F(zc, small_messages_arrive_intact)
 {

@@ -77,7 +77,9 @@ struct paste_region_req {
  *	(@offset - region offset) / slot size
  *
  * recvmsg(%MSG_PASTE) returns one %SCM_PASTE control message per
- * reference, in TCP byte order. The ioctl %SIOCPASTE takes arrays of it.
+ * reference, in TCP byte order. Bytes the kernel copies in one call fill
+ * a buffer before the next is taken; each buffer holds one reference.
+ * The ioctl %SIOCPASTE takes arrays of it.
  */
 struct paste_ref {
 	__u64 offset;
