@@ -70,7 +70,7 @@ rm -f "$img"
 grep -q 'BENCH-DONE' "$ilog" || { echo "make bench: the instruction run did not finish; see $ilog"; exit 1; }
 # Join each INSN line with the two marks around it.
 tr -d '\r' < "$ilog" | awk -F, -v ev="$out/events.csv" '
-	/^insncount: mark [0-9]+ pmem / { pm[$3] = $5; next }
+	/^insncount: mark [0-9]+ pmem / { split($0, f, " "); pm[f[3]] = f[5]; next }
 	/^insncount: mark [0-9]+ fn / {
 		nf = split($0, f, " ")
 		for (i = 5; i < nf; i += 2) { fn[f[3], f[i]] = f[i + 1]; names[f[i]] = 1 }
