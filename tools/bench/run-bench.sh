@@ -14,6 +14,7 @@ set -u
 build=$1
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../../selftests/vm
+. "$vm/splat.sh"
 kernel=$build/obj-lean/arch/x86/boot/bzImage
 initrd=$build/initramfs.cpio.gz
 out=$build/bench
@@ -45,6 +46,7 @@ VM_TIMEOUT=${BENCH_TIMEOUT:-10800} PMEM_SIZE=1G VM_MEM=2G \
 "$vm/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
 	"paste.run=bench paste.bench=${BENCH:-quick}$modes quiet" $nics > /dev/null
 grep -q 'BENCH-DONE' "$log" || { echo "make bench: the run did not finish; see $log"; exit 1; }
+! splat_in "$log" || { echo "make bench: kernel splat; see $log"; exit 1; }
 { echo "mode,loop,body,req_bytes,resp_bytes,conns,rep,req_per_s,lat_avg_us,lat_p99_us,user_copied_per_req,kernel_copied_per_req,resp_bytes_seen"
   tr -d '\r' < "$log" | grep '^BENCH,' | cut -d, -f2-; } > "$out/results.csv"
 
@@ -68,6 +70,7 @@ VM_TIMEOUT=3600 PMEM_SIZE=1G VM_MEM=2G \
 	-plugin "$build/qemu-plugins/insncount.so,pmem=100000000:40000000$fnargs" -d plugin $nics > /dev/null
 rm -f "$img"
 grep -q 'BENCH-DONE' "$ilog" || { echo "make bench: the instruction run did not finish; see $ilog"; exit 1; }
+! splat_in "$ilog" || { echo "make bench: kernel splat; see $ilog"; exit 1; }
 # Join each INSN line with the two marks around it.
 tr -d '\r' < "$ilog" | awk -F, -v ev="$out/events.csv" '
 	/^insncount: mark [0-9]+ pmem / { split($0, f, " "); pm[f[3]] = f[5]; next }
