@@ -1,18 +1,49 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: run every test stage, even after one fails, and close with
-# one "N passed, N failed" line over all of them.
-# Usage: check.sh BUILD STAGE...   (make targets: check-host, check-vm, ...)
+# make check / make check-full: run every test stage, even after one fails,
+# and close with one "N passed, N failed" line over all of them.
+#
+# Both cores work from the start: once the tree is configured and the uapi
+# headers are installed, the debug kernel and the QEMU plugins build in the
+# background while check-host runs and the initramfs is packed in the
+# foreground (neither needs the kernel image). The VM stages wait for that
+# build. Stages joined by "+" run at the same time, each guest on what the
+# other leaves idle (the power cuts and the flush checker keep about 1.3 of
+# the 2 cores busy each); their output is shown in order. Each stage's wall
+# time is printed, and the background build's.
+#
+# Usage: check.sh BUILD LEVEL STAGE[+STAGE...]...
+#   LEVEL check: what catches the most for its minutes; full: every cut,
+#   every variant, the long tests (exported to the stages as CHECK_LEVEL).
 set -u
-build=$1
-shift
-mkdir -p "$build/logs"
-pass=0 fail=0 skip=0 bad=
-for stage in "$@"; do
-	out=$build/logs/$stage.out
-	echo "# ---- $stage"
-	{ make -s --no-print-directory "$stage" 2>&1; echo $? > "$out.rc"; } | tee "$out"
+build=$1 level=$2
+shift 2
+export CHECK_LEVEL=$level
+logs=$build/logs
+mkdir -p "$logs"
+start=$(date +%s)
+
+# elapsed SINCE: seconds from SINCE to now.
+elapsed() {
+	echo $(($(date +%s) - $1))
+}
+
+# run_stage STAGE: run it; its output goes to $logs/STAGE.out, closed by
+# its wall time, and its exit status to STAGE.out.rc.
+run_stage() {
+	t0=$(date +%s)
+	{
+		echo "# ---- $1 ($level)"
+		make -s --no-print-directory "$1" 2>&1
+		echo $? > "$logs/$1.out.rc"
+		echo "# $1: $(elapsed "$t0") s"
+	} >> "$logs/$1.out"
+}
+
+# count_stage STAGE: add its results to the totals.
+count_stage() {
+	out=$logs/$1.out
 	# The stage's own closing line, or (host stage) its kselftest lines.
 	line=$(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	if [ -n "$line" ]; then
@@ -22,10 +53,55 @@ for stage in "$@"; do
 		p=$(grep -c '^# ok ' "$out") f=$(grep -c '^# not ok ' "$out") s=0
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
-	# A stage that exits non-zero without a failed test (build error,
-	# kernel splat, timeout) still fails the run.
-	[ "$(cat "$out.rc")" = 0 ] || bad="$bad $stage"
+}
+
+# Serial first: packages, the tree, the debug config and its headers.
+echo "# ---- prepare (packages, tree, headers)"
+make -s --no-print-directory deps headers 2>&1 | tee "$logs/prepare.out"
+echo "# prepare: $(elapsed "$start") s"
+
+bg_start=$(date +%s)
+(
+	make -s --no-print-directory kernel-debug plugins > "$logs/background.out" 2>&1
+	echo "# background build (debug kernel, plugins): $(elapsed "$bg_start") s" \
+		>> "$logs/background.out"
+) &
+bg=$!
+
+pass=0 fail=0 skip=0 bad=
+for group in "$@"; do
+	if [ "$group" != check-host ] && [ -n "$bg" ]; then
+		# The user-space half of the VM stages' inputs, then the kernel.
+		make -s --no-print-directory initramfs 2>&1 | tee "$logs/initramfs.out"
+		echo "# waiting for the background build (log $logs/background.out)"
+		wait "$bg"
+		bg=
+		grep -v '^  ' "$logs/background.out"
+		# A failed build is built again, and shown, by the stage itself.
+	fi
+	stages=$(echo "$group" | tr + ' ')
+	first=${stages%% *}
+	pids=
+	for stage in $stages; do
+		rm -f "$logs/$stage.out.rc"
+		: > "$logs/$stage.out"
+		run_stage "$stage" &
+		pids="$pids $!"
+		[ "$stage" != "$first" ] || first_pid=$!
+	done
+	# The first stage's output as it comes, the others' when all ended.
+	tail -n +1 -f --pid="$first_pid" "$logs/$first.out"
+	wait $pids
+	for stage in $stages; do
+		[ "$stage" = "$first" ] || cat "$logs/$stage.out"
+		count_stage "$stage"
+		# A stage that exits non-zero without a failed test (build
+		# error, kernel splat, timeout) still fails the run.
+		[ "$(cat "$logs/$stage.out.rc" 2>/dev/null)" = 0 ] || bad="$bad $stage"
+	done
 done
+[ -z "$bg" ] || wait "$bg"
+echo "# make check ($level): $(elapsed "$start") s in all"
 [ -z "$bad" ] || echo "# stages that failed:$bad"
 summary="$pass passed, $fail failed"
 [ "$skip" -eq 0 ] || summary="$summary, $skip skipped"

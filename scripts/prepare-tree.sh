@@ -22,6 +22,9 @@ if [ ! -d "$ksrc/.git" ]; then
 	mv "$ksrc.tmp"/linux-source-* "$ksrc"
 	rmdir "$ksrc.tmp"
 	git -C "$ksrc" init -q
+	# No automatic gc: it would pack 90,000 objects on one core while
+	# the kernel builds on both.
+	git -C "$ksrc" config gc.auto 0
 	git -C "$ksrc" add -f -A .
 	git -C "$ksrc" -c user.name=paste -c user.email=paste@localhost \
 		commit -q -m "linux-source-6.12 pristine"

@@ -10,8 +10,9 @@
 # acknowledged requests (and a prefix of the unanswered ones) left: no
 # acknowledged write lost or rolled back, nothing torn or never sent.
 # pasted's WAL is small, so checkpoints run under the load and cuts land
-# in them. Cuts alternate between the epoll and the io_uring loop; the
-# load after each recovery is cut again.
+# in them. Cuts alternate between the epoll and the io_uring loop, and
+# so does the first one from mode to mode; the load after each recovery is
+# cut again.
 #
 # Usage: run-crashtest.sh BUILD FLAVOUR CUTS [MODE...]
 # Environment: SEED (default: random, printed), CRASH_CONNS (8).
@@ -28,6 +29,8 @@ load=$build/crash/crashload
 out=$build/crash
 logs=$build/logs
 mkdir -p "$out" "$logs"
+# pasted serves a 16 MiB region: a small NVDIMM is formatted sooner.
+export PMEM_SIZE=128M
 
 seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# crashtest: $cuts power cuts per mode ($modes) on the $flavour kernel, SEED=$seed"
@@ -39,18 +42,21 @@ next_rand() {
 }
 
 pass=0 fail=0 n=0
-port=$((20000 + seed % 20000))
+port=$((20000 + seed % 10000))	# flushcheck: 30000 and up
 
-# boot MODE CUT: serve MODE from its image, the loop alternating per cut.
+# boot MODE CUT: serve MODE from its image, the loop alternating per cut
+# and per mode ($nmode).
 boot() {
 	loop=epoll
-	[ $(($2 % 2)) = 1 ] && loop=uring
+	[ $((($2 + nmode) % 2)) = 1 ] && loop=uring
 	log=$logs/crash-$1-$2.log
-	serve_boot "$kernel" "$build/initramfs.cpio.gz" "$out/$1.img" "$log" \
+	serve_boot "$kernel" "$build/initramfs.cpio" "$out/$1.img" "$log" \
 		"paste.mode=$1 paste.loop=$loop"
 }
 
+nmode=0
 for mode in $modes; do
+	nmode=$((nmode + 1))
 	rm -f "$out/$mode.img" "$out/$mode.state"
 	touch "$out/$mode.state"
 	for cut in $(seq 0 "$cuts"); do
@@ -66,10 +72,13 @@ for mode in $modes; do
 			fi
 			if [ $ok = 1 ] && [ "$cut" -lt "$cuts" ]; then
 				# Even cuts: 6 keys per connection overwritten in
-				# pipelines of up to 8, cut soon after recovery;
-				# odd cuts: a new key per request. Both hostile.
+				# pipelines of up to 8, cut soon after recovery
+				# (a lone cut: anywhere in 2.5 s, so checkpoints
+				# can run first); odd cuts: a new key per request.
+				# Both hostile.
 				next_rand 2200
 				shape="-K 6 -P 8" at=$((100 + r % 500))
+				[ "$cuts" = 1 ] && at=$((300 + r))
 				[ $((cut % 2)) = 1 ] && shape="-P 4" at=$((300 + r))
 				res=$("$load" load -p $port -r "$cut" -o "$out/$mode.state" \
 					$shape -X -s $((seed + cut)) -k "$qpid" -t $at 2>&1) ||

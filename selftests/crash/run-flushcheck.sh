@@ -43,7 +43,7 @@ vm=$here/../vm
 . "$vm/splat.sh"
 . "$here/serve-vm.sh"
 kernel=$build/obj-$flavour/arch/x86/boot/bzImage
-initrd=$build/initramfs.cpio.gz
+initrd=$build/initramfs.cpio
 load=$build/crash/crashload
 out=$build/flushcheck
 logs=$build/logs
@@ -56,7 +56,7 @@ rm -f "$out"/*.img "$out"/*.state
 
 seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# flushcheck: $points crash points per variant ($variants), $flavour kernel, SEED=$seed"
-port=$((20000 + seed % 20000))
+port=$((30000 + seed % 10000))	# crashtest, which may run alongside: below
 
 # A formatted image every variant starts from.
 VM_TIMEOUT=600 "$vm/qemu.sh" "$kernel" "$initrd" \

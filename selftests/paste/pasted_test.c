@@ -152,12 +152,19 @@ static int stop(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * How long a client waits for an answer. A paste-mode checkpoint of
+ * 11 MB of values took over 10 s on the debug kernel of a slow, loaded
+ * machine; sized for twice that.
+ */
+#define ANSWER_WAIT_S	30
+
 static int conn(int port)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
 				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = { .tv_sec = ANSWER_WAIT_S };
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -165,6 +172,17 @@ static int conn(int port)
 		return -1;
 	}
 	return fd;
+}
+
+/* Say what a client waited for when the answer did not come. */
+static void recv_failed(const char *what, ssize_t n, size_t len)
+{
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		fprintf(stderr, "# no answer: waited %d s for %s, %zu bytes in\n",
+			ANSWER_WAIT_S, what, len);
+	else
+		fprintf(stderr, "# recv for %s: %s after %zu bytes\n", what,
+			n ? strerror(errno) : "EOF", len);
 }
 
 /*
@@ -186,8 +204,7 @@ static int read_response(int fd, char *body, size_t bmax, size_t *blen)
 			break;
 		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
 		if (n <= 0) {
-			fprintf(stderr, "# recv: %zd (%s) after %zu bytes\n", n,
-				n ? strerror(errno) : "EOF", len);
+			recv_failed("a response head", n, len);
 			return -1;
 		}
 		len += n;
@@ -206,8 +223,10 @@ static int read_response(int fd, char *body, size_t bmax, size_t *blen)
 	}
 	while (len < hl + cl) {
 		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0)
+		if (n <= 0) {
+			recv_failed("a response body", n, len);
 			return -1;
+		}
 		len += n;
 	}
 	if (body) {
@@ -823,19 +842,25 @@ static int count_created(int fd, int n)
 		end = strstr(buf, "\r\n\r\n");
 		if (!end) {
 			got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-			if (got <= 0)
+			if (got <= 0) {
+				recv_failed("a pipelined answer's head", got, len);
 				return -1;
+			}
 			len += got;
 			continue;
 		}
 		p = strcasestr(buf, "Content-Length:");
 		cl = p && p < end ? strtoul(p + 15, NULL, 10) : 0;
 		if (end + 4 + cl > buf + len) {
-			if (len == sizeof(buf) - 1)
+			if (len == sizeof(buf) - 1) {
+				fprintf(stderr, "# an answer larger than %zu bytes\n", len);
 				return -1;
+			}
 			got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-			if (got <= 0)
+			if (got <= 0) {
+				recv_failed("a pipelined answer's body", got, len);
 				return -1;
+			}
 			len += got;
 			continue;
 		}

@@ -16,7 +16,7 @@ mkdir -p "$build/logs"
 
 echo "  BOOT    $flavour kernel, NVDIMM $build/pmem-run.img, log $log"
 "$here/qemu.sh" "$build/obj-$flavour/arch/x86/boot/bzImage" \
-	"$build/initramfs.cpio.gz" "$build/pmem-run.img" "$log" \
+	"$build/initramfs.cpio" "$build/pmem-run.img" "$log" \
 	"paste.run=demo quiet" \
 	-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$port-:8080 \
 	-device virtio-net-pci,netdev=n0,romfile= > /dev/null &

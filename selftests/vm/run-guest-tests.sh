@@ -4,13 +4,17 @@
 # Run the selftests of one boot inside the VM and print KTAP: one result per
 # test program, the program's own KTAP indented as "# " comments, and a
 # final "paste-vm: totals pass:N fail:N skip:N" line that the host reads.
-# Usage: run-guest-tests.sh BOOT   (tests.list: "BOOT TIMEOUT NAME CMD...")
-boot=${1:-1}
+# Usage: run-guest-tests.sh BOOT LEVEL
+#   tests.list: "BOOT LEVELS TIMEOUT NAME CMD...": a line runs when LEVELS
+#   (check, full or check,full) names LEVEL (check or full).
+boot=${1:-1} level=${2:-check}
 list=/paste/tests.list
 timeout_default=600
 
 cd /paste/bin || exit 1
-n=$(awk -v b="$boot" '$1 == b' $list | wc -l)
+awk -v b="$boot" -v l="$level" '$1 == b && index("," $2 ",", "," l ",")' \
+	$list > /tmp/tests.$boot
+n=$(wc -l < /tmp/tests.$boot)
 pass=0 fail=0 skip=0 i=0
 
 # Leak baseline: forget what boot itself left behind.
@@ -22,13 +26,14 @@ fi
 
 echo "TAP version 13"
 echo "1..$n"
-awk -v b="$boot" '$1 == b' $list > /tmp/tests.$boot
-while read -r b tmo name cmd; do
+while read -r b lvl tmo name cmd; do
 	i=$((i + 1))
 	out=/tmp/out.$i
+	t0=$(date +%s)
 	timeout -s KILL "${tmo:-$timeout_default}" sh -c "$cmd" > $out 2>&1 < /dev/null
 	rc=$?
 	sed 's/^/# /' $out
+	echo "# $name took $(($(date +%s) - t0)) s"
 	totals=$(grep -o 'Totals: pass:[0-9]* fail:[0-9]* xfail:[0-9]* xpass:[0-9]* skip:[0-9]*' $out | tail -1)
 	if [ -n "$totals" ]; then
 		set -- $(echo "$totals" | tr -c '0-9\n' ' ')

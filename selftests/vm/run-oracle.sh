@@ -30,7 +30,7 @@ boot() {
 	rm -f "$img"
 	QEMU=$q10/usr/bin/qemu-system-x86_64 QEMU_MODULE_DIR=$q10/usr/lib/x86_64-linux-gnu/qemu \
 	PMEM_SIZE=${size_mib}M VM_TIMEOUT=1200 \
-	"$here/qemu.sh" "$kernel" "$build/initramfs.cpio.gz" "$img" "$log" \
+	"$here/qemu.sh" "$kernel" "$build/initramfs.cpio" "$img" "$log" \
 		"paste.run=oracle" -nodefaults -L /usr/share/qemu \
 		-plugin "$build/qemu-plugins/insncount.so,pmem=$(printf '%x:%x' $base $((size_mib << 20)))" \
 		-d plugin \

@@ -6,11 +6,13 @@
 #
 # Boot 1 runs the tests that prepare data for a reboot, boot 2 runs the rest
 # on the same pmem image. KEEP_PMEM=1 reuses the image of the previous run.
+# LEVEL (check or full) chooses the lines of tests.list that run.
+# Usage: run-tests.sh BUILD FLAVOUR LEVEL
 set -u
-build=$1 flavour=$2
+build=$1 flavour=$2 level=${3:-check}
 here=$(dirname "$0")
 kernel=$build/obj-$flavour/arch/x86/boot/bzImage
-initrd=$build/initramfs.cpio.gz
+initrd=$build/initramfs.cpio
 img=$build/pmem-test.img
 # A second NVDIMM for the XFS tests (sparse; mkfs.xfs wants 300 MB).
 xfs_img=$build/pmem-xfs.img
@@ -29,10 +31,10 @@ kmemleak=
 pass=0 fail=0 skip=0 bad=0
 for boot in 1 2; do
 	log=$logs/check-boot$boot.log
-	echo "# boot $boot: $(basename "$kernel") ($flavour) on $(basename "$img")"
+	echo "# boot $boot: $(basename "$kernel") ($flavour) on $(basename "$img"), $level tests"
 	for attempt in 1 2; do
 		"$here/qemu.sh" "$kernel" "$initrd" "$img" "$log" \
-			"paste.run=tests paste.boot=$boot paste.nonce=$nonce $kmemleak" \
+			"paste.run=tests paste.boot=$boot paste.level=$level paste.nonce=$nonce $kmemleak" \
 			-object memory-backend-file,id=mem2,share=on,mem-path="$xfs_img",size=512M \
 			-device nvdimm,id=nv2,memdev=mem2 \
 			-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../../selftests/vm
 . "$vm/splat.sh"
 kernel=$build/obj-lean/arch/x86/boot/bzImage
-initrd=$build/initramfs.cpio.gz
+initrd=$build/initramfs.cpio
 out=$build/bench
 q10=$build/qemu10
 mkdir -p "$out" "$build/logs"
