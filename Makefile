@@ -4,7 +4,7 @@
 # the selftests, and run them in QEMU with an emulated NVDIMM.
 #
 #   make run      boot the patched kernel with pmem and show it working
-#   make check    host unit tests, then every selftest in the VM
+#   make check    host unit tests, VM selftests, power cuts, flush checker
 #
 # See README.md for every target.
 
@@ -92,7 +92,12 @@ initramfs: selftests tools
 # takes the level from CHECK_LEVEL (check or full). Stages joined by "+"
 # run at the same time (scripts/check.sh).
 CHECK_LEVEL ?= check
+$(if $(filter check full,$(CHECK_LEVEL)),,$(error CHECK_LEVEL is check or full, not '$(CHECK_LEVEL)'))
 CHECK_STAGES := check-host check-vm check-oracle check-flush+check-crash
+# What the VM stages boot. scripts/check.sh builds it once and sets
+# CHECK_BUILT=1: two stages at once must not rebuild the same files.
+VM_INPUTS := $(if $(CHECK_BUILT),,kernel-debug initramfs)
+PLUGINS := $(if $(CHECK_BUILT),,plugins)
 check:
 	@scripts/check.sh $(BUILD) check $(CHECK_STAGES)
 check-full:
@@ -105,14 +110,14 @@ check-host: headers
 fuzz: headers
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) fuzz FUZZ_SECS=$${FUZZ_SECS:-600}
 
-check-vm: kernel-debug initramfs
+check-vm: $(VM_INPUTS)
 	@selftests/vm/run-tests.sh $(BUILD) debug $(CHECK_LEVEL)
 
 # Power cuts under load, on the debug kernel: 1 per persisting mode in make
 # check, 3 (each recovery cut again) in make check-full; 20 in make
 # crashtest, on the lean one.
 CRASH_CUTS := $(if $(filter full,$(CHECK_LEVEL)),3,1)
-check-crash: kernel-debug initramfs
+check-crash: $(VM_INPUTS)
 	@selftests/crash/run-crashtest.sh $(BUILD) debug $(CRASH_CUTS)
 
 crashtest: kernel-lean initramfs
@@ -128,7 +133,7 @@ plugins: $(BUILD)/.deps
 
 # Guest stores into the NVDIMM, counted by QEMU (insncount plugin), on the
 # zero-copy path and on the copy path.
-check-oracle: kernel-debug initramfs plugins
+check-oracle: $(VM_INPUTS) $(PLUGINS)
 	@selftests/vm/run-oracle.sh $(BUILD) debug
 
 # make check traces the clean paste and zero-copy variants and one seeded
@@ -136,7 +141,7 @@ check-oracle: kernel-debug initramfs plugins
 FLUSH_BUG ?= $(shell echo $$(($$(date +%s) / 86400 % 5 + 1)))
 FLUSH_VARIANTS := $(if $(filter full,$(CHECK_LEVEL)),, \
 	pasted pasted-zc pasted-bug$(patsubst 3,3-zc,$(FLUSH_BUG)))
-check-flush: kernel-debug initramfs plugins
+check-flush: $(VM_INPUTS) $(PLUGINS)
 	@selftests/crash/run-flushcheck.sh $(BUILD) debug 2 $(FLUSH_VARIANTS)
 
 flushcheck: kernel-lean initramfs plugins

@@ -8,10 +8,11 @@
 # headers are installed, the debug kernel and the QEMU plugins build in the
 # background while check-host runs and the initramfs is packed in the
 # foreground (neither needs the kernel image). The VM stages wait for that
-# build. Stages joined by "+" run at the same time, each guest on what the
-# other leaves idle (the power cuts and the flush checker keep about 1.3 of
-# the 2 cores busy each); their output is shown in order. Each stage's wall
-# time is printed, and the background build's.
+# build and then run with CHECK_BUILT=1, which keeps them from rebuilding
+# what they boot. Stages joined by "+" run at the same time, each guest on
+# what the other leaves idle (the power cuts and the flush checker keep
+# about 1.3 of the 2 cores busy each); their output is shown in order.
+# Each stage's wall time is printed, and the background build's.
 #
 # Usage: check.sh BUILD LEVEL STAGE[+STAGE...]...
 #   LEVEL check: what catches the most for its minutes; full: every cut,
@@ -20,9 +21,12 @@ set -u
 build=$1 level=$2
 shift 2
 export CHECK_LEVEL=$level
+unset CHECK_BUILT
 logs=$build/logs
 mkdir -p "$logs"
 start=$(date +%s)
+# Background jobs of a script ignore SIGINT: take them down with us.
+trap 'trap - INT TERM; kill 0' INT TERM
 
 # elapsed SINCE: seconds from SINCE to now.
 elapsed() {
@@ -56,49 +60,76 @@ count_stage() {
 }
 
 # Serial first: packages, the tree, the debug config and its headers.
+# Without them nothing can be built or run.
 echo "# ---- prepare (packages, tree, headers)"
-make -s --no-print-directory deps headers 2>&1 | tee "$logs/prepare.out"
+make -s --no-print-directory deps headers > "$logs/prepare.out" 2>&1
+rc=$?
+cat "$logs/prepare.out"
 echo "# prepare: $(elapsed "$start") s"
+if [ $rc != 0 ]; then
+	echo "# prepare failed: no stage can run"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 
 bg_start=$(date +%s)
 (
 	make -s --no-print-directory kernel-debug plugins > "$logs/background.out" 2>&1
+	echo $? > "$logs/background.out.rc"
 	echo "# background build (debug kernel, plugins): $(elapsed "$bg_start") s" \
 		>> "$logs/background.out"
 ) &
 bg=$!
 
-pass=0 fail=0 skip=0 bad=
-for group in "$@"; do
-	if [ "$group" != check-host ] && [ -n "$bg" ]; then
-		# The user-space half of the VM stages' inputs, then the kernel.
-		make -s --no-print-directory initramfs 2>&1 | tee "$logs/initramfs.out"
-		echo "# waiting for the background build (log $logs/background.out)"
-		wait "$bg"
-		bg=
-		grep -v '^  ' "$logs/background.out"
-		# A failed build is built again, and shown, by the stage itself.
-	fi
-	stages=$(echo "$group" | tr + ' ')
-	first=${stages%% *}
-	pids=
-	for stage in $stages; do
+# run_group STAGE...: run them at the same time, show the first one's output
+# as it comes and the others' when all ended, and count them.
+run_group() {
+	first=$1 pids=
+	for stage in "$@"; do
 		rm -f "$logs/$stage.out.rc"
 		: > "$logs/$stage.out"
 		run_stage "$stage" &
 		pids="$pids $!"
 		[ "$stage" != "$first" ] || first_pid=$!
 	done
-	# The first stage's output as it comes, the others' when all ended.
 	tail -n +1 -f --pid="$first_pid" "$logs/$first.out"
 	wait $pids
-	for stage in $stages; do
+	for stage in "$@"; do
 		[ "$stage" = "$first" ] || cat "$logs/$stage.out"
 		count_stage "$stage"
 		# A stage that exits non-zero without a failed test (build
 		# error, kernel splat, timeout) still fails the run.
 		[ "$(cat "$logs/$stage.out.rc" 2>/dev/null)" = 0 ] || bad="$bad $stage"
 	done
+}
+
+pass=0 fail=0 skip=0 bad=
+for group in "$@"; do
+	if [ "$group" != check-host ] && [ -n "$bg" ]; then
+		# The user-space half of the VM stages' inputs, then the kernel.
+		make -s --no-print-directory initramfs > "$logs/initramfs.out" 2>&1
+		rc=$?
+		cat "$logs/initramfs.out"
+		echo "# waiting for the background build (log $logs/background.out)"
+		wait "$bg"
+		bg=
+		grep -v '^  ' "$logs/background.out"
+		# Built once for every VM stage. If not, each stage builds
+		# what it needs and shows why it cannot, none beside another.
+		if [ $rc = 0 ] && [ "$(cat "$logs/background.out.rc")" = 0 ]; then
+			export CHECK_BUILT=1
+		else
+			echo "# the VM stages' kernel or initramfs did not build"
+		fi
+	fi
+	stages=$(echo "$group" | tr + ' ')
+	if [ -n "${CHECK_BUILT:-}" ] || [ "$group" = check-host ]; then
+		run_group $stages
+	else
+		for stage in $stages; do
+			run_group "$stage"
+		done
+	fi
 done
 [ -z "$bg" ] || wait "$bg"
 echo "# make check ($level): $(elapsed "$start") s in all"

@@ -80,6 +80,7 @@ struct options {
 	int kill_after_ms;
 	int duration_ms;
 	int markers;		/* crash points for the checker */
+	int min_points;		/* load past the duration until this many */
 	int sample;		/* verify: keys sampled from older runs */
 	const char *state;
 };
@@ -481,6 +482,16 @@ static int conn_recv(struct client *cl, int i)
 	return redial(cl, i);
 }
 
+/*
+ * Whether to go on past the deadline: fewer crash points than asked for,
+ * and less than three more durations spent waiting for them.
+ */
+static bool want_more_points(const struct client *cl, long now, long deadline)
+{
+	return !cl->killed && cl->points < cl->opt.min_points &&
+	       now < deadline + 3L * cl->opt.duration_ms;
+}
+
 /* Drive every connection until @deadline passes. */
 static int drive(struct client *cl, long deadline, long kill_at)
 {
@@ -499,7 +510,7 @@ static int drive(struct client *cl, long deadline, long kill_at)
 			kill_at = 0;
 			deadline = now + 2000;
 		}
-		if (deadline && now >= deadline)
+		if (deadline && now >= deadline && !want_more_points(cl, now, deadline))
 			return 0;
 		for (i = 0; i < cl->nconns; i++) {
 			struct conn *c = &cl->c[i];
@@ -880,6 +891,8 @@ static void usage(FILE *f)
 "  -t, --kill-after MS   ... this many ms after the load starts\n"
 "  -d, --duration MS     load: stop after this many ms\n"
 "  -x, --markers         load: mark crash points for the checker\n"
+"  -m, --min-points N    load: past the duration (up to 4 times it) until\n"
+"                        N crash points are marked\n"
 "  -n, --sample N        verify: keys sampled per older run (200)\n"
 "  -s, --seed N          load: segmentation; verify: sampling\n"
 "  -w, --wait S          ready: seconds to wait for the server (300)\n");
@@ -900,6 +913,7 @@ int main(int argc, char **argv)
 		{ "kill-after", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "markers", no_argument, NULL, 'x' },
+		{ "min-points", required_argument, NULL, 'm' },
 		{ "sample", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
@@ -913,7 +927,7 @@ int main(int argc, char **argv)
 	cl.opt = (struct options){ .host = "127.0.0.1", .port = 8080,
 				   .conns = 8, .pipeline = 1, .sample = 200,
 				   .seed = 1 };
-	while ((opt = getopt_long(argc, argv, "H:p:c:r:o:K:P:Xk:t:d:xn:s:w:h",
+	while ((opt = getopt_long(argc, argv, "H:p:c:r:o:K:P:Xk:t:d:xm:n:s:w:h",
 				  lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': cl.opt.host = optarg; break;
@@ -928,6 +942,7 @@ int main(int argc, char **argv)
 		case 't': cl.opt.kill_after_ms = atoi(optarg); break;
 		case 'd': cl.opt.duration_ms = atoi(optarg); break;
 		case 'x': cl.opt.markers = 1; break;
+		case 'm': cl.opt.min_points = atoi(optarg); break;
 		case 'n': cl.opt.sample = atoi(optarg); break;
 		case 's': cl.opt.seed = strtoull(optarg, NULL, 0); break;
 		case 'w': wait_s = atoi(optarg); break;

@@ -42,7 +42,7 @@ next_rand() {
 }
 
 pass=0 fail=0 n=0
-port=$((20000 + seed % 10000))	# flushcheck: 30000 and up
+port=$((20000 + seed % 9000))	# below flushcheck's, which may run alongside
 
 # boot MODE CUT: serve MODE from its image, the loop alternating per cut
 # and per mode ($nmode).

@@ -56,7 +56,7 @@ rm -f "$out"/*.img "$out"/*.state
 
 seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# flushcheck: $points crash points per variant ($variants), $flavour kernel, SEED=$seed"
-port=$((30000 + seed % 10000))	# crashtest, which may run alongside: below
+port=$((30000 + seed % 9000))	# above crashtest's, which may run alongside
 
 # A formatted image every variant starts from.
 VM_TIMEOUT=600 "$vm/qemu.sh" "$kernel" "$initrd" \

@@ -75,6 +75,10 @@ static bool answers(int port)
 	return ok;
 }
 
+/* How long pasted may take to answer after its start: ASan, on a machine
+ * that builds a kernel meanwhile (make check), twice as slow as seen. */
+#define START_WAIT_MS	20000
+
 /*
  * Start pasted; retry on the next port while a port is taken. A non-zero
  * @nofile_cur/@nofile_max sets its RLIMIT_NOFILE; @extra (NULL-terminated,
@@ -119,14 +123,16 @@ static pid_t start_limited(const char *mode, const char *loop, const char *dir,
 			execv(bin, (char *const *)argv);
 			_exit(127);
 		}
-		for (i = 0; i < 100; i++) {
+		for (i = 0; i < START_WAIT_MS / 20; i++) {
 			if (waitpid(pid, NULL, WNOHANG) == pid)
 				break;
 			if (answers(*port))
 				return pid;
 			usleep(20000);
 		}
-		if (i == 100) {
+		if (i == START_WAIT_MS / 20) {
+			fprintf(stderr, "# pasted -m %s -l %s: no HTTP answer on port %d within %d s\n",
+				mode, loop, *port, START_WAIT_MS / 1000);
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			return -1;

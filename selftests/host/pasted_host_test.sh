@@ -26,19 +26,24 @@ check() {
 # A port can be taken: by another program, or by the previous server's
 # listener, which an io_uring instance closes only after the process exits.
 # Move to the next port while the port is busy; $port is the one that served.
+# Each start may take 20 s (ASan, while make check builds a kernel).
 # start MODE LOOP [MIB]
 start() {
 	for i in $(seq 50); do
 		"$pasted" -m "$1" -l "$2" -p $port -d "$dir" -r "${3:-8}" --allow-nosync \
 			> "$dir/log" 2>&1 &
 		pid=$!
-		for j in $(seq 50); do
+		for j in $(seq 200); do
 			# Listening (it says so), and not another program answering.
 			grep -q '^pasted: mode' "$dir/log" &&
 				curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
 			kill -0 $pid 2>/dev/null || break
 			sleep 0.1
 		done
+		if kill -0 $pid 2>/dev/null; then
+			echo "# pasted -m $1 -l $2: no start line and HTTP answer on port $port within 20 s"
+			kill -KILL $pid
+		fi
 		wait $pid
 		grep -q 'Address already in use' "$dir/log" || return 1
 		port=$((port + 2))
