@@ -60,6 +60,24 @@ static int paste_copy_flushcache(const struct sk_buff *skb, u32 offset,
 	return done == len ? 0 : -EFAULT;
 }
 
+/* The size of the header put_cmsg() writes before a reference. */
+static size_t paste_cmsg_hdr(const struct msghdr *msg)
+{
+#ifdef CONFIG_COMPAT
+	/* 4-byte aligned, as the 32-bit caller's CMSG_LEN() has it. */
+	if (msg->msg_flags & MSG_CMSG_COMPAT)
+		return sizeof(struct compat_cmsghdr);
+#endif
+	return CMSG_ALIGN(sizeof(struct cmsghdr));
+}
+
+/* Whether @msg has room for one more reference, untruncated. */
+static bool paste_ref_fits(const struct msghdr *msg)
+{
+	return msg->msg_control &&
+	       msg->msg_controllen >= paste_cmsg_hdr(msg) + sizeof(struct paste_ref);
+}
+
 /* Record a buffer the socket now holds and return its reference. */
 static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 			  struct paste_ref *ref)
@@ -67,11 +85,17 @@ static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 	struct paste_sock *ps = paste_sk(sk);
 	int err;
 
+	/*
+	 * Not put_cmsg_notrunc(): it sizes a 32-bit caller's room with the
+	 * native header. put_cmsg() writes either layout.
+	 */
+	if (!paste_ref_fits(msg))
+		return -EMSGSIZE;
 	err = xa_err(xa_store_bh(&ps->owned, ref->token, xa_mk_value(0),
 				 GFP_KERNEL_ACCOUNT));
 	if (err)
 		return err;
-	err = put_cmsg_notrunc(msg, SOL_SOCKET, SCM_PASTE, sizeof(*ref), ref);
+	err = put_cmsg(msg, SOL_SOCKET, SCM_PASTE, sizeof(*ref), ref);
 	if (err) {
 		xa_erase_bh(&ps->owned, ref->token);
 		return err;
@@ -175,13 +199,8 @@ static int paste_copy(struct paste_region *r, const struct sk_buff *skb,
 /* Where the length of the reference put_cmsg() writes next will lie. */
 static u32 __user *paste_cmsg_len(const struct msghdr *msg)
 {
-	size_t hdr = CMSG_ALIGN(sizeof(struct cmsghdr));
-
-#ifdef CONFIG_COMPAT
-	if (msg->msg_flags & MSG_CMSG_COMPAT)
-		hdr = sizeof(struct compat_cmsghdr);
-#endif
-	return msg->msg_control_user + hdr + offsetof(struct paste_ref, len);
+	return msg->msg_control_user + paste_cmsg_hdr(msg) +
+	       offsetof(struct paste_ref, len);
 }
 
 /*
@@ -263,8 +282,7 @@ err_free:
 static int paste_may_give(const struct paste_sock *ps,
 			  const struct msghdr *msg)
 {
-	if (!msg->msg_control ||
-	    msg->msg_controllen < CMSG_LEN(sizeof(struct paste_ref)))
+	if (!paste_ref_fits(msg))
 		return -EMSGSIZE;
 	if (ps->max_held && ps->refs_outstanding >= ps->max_held)
 		return -EDQUOT;

@@ -78,6 +78,33 @@ TEST_F(compat, small_segments_share_a_buffer)
 	EXPECT_TRUE(ref_matches(self->r.map, &refs[0], 41, 0));
 }
 
+/* Room for exactly one reference, as a 32-bit CMSG_SPACE() counts it. */
+TEST_F(compat, one_reference_of_room_is_enough)
+{
+	struct paste_ref ref;
+	unsigned int n;
+
+	ASSERT_EQ(0, send_all(self->cli, "one", 3));
+	ASSERT_EQ(3, wait_inq(self->srv, 3));
+	EXPECT_EQ(3, paste_recv(self->srv, &ref, 1, &n, 0))
+		TH_LOG("recvmsg: %s", strerror(errno));
+	EXPECT_EQ(1, n);
+}
+
+/* Every reference the control buffer has room for is given. */
+TEST_F(compat, last_reference_of_the_room_is_given)
+{
+	static char data[2 * 4096 + 100];
+	struct paste_ref refs[3];
+	unsigned int n;
+
+	memset(data, 'c', sizeof(data));
+	ASSERT_EQ(0, send_all(self->cli, data, sizeof(data)));
+	ASSERT_EQ((int)sizeof(data), wait_inq(self->srv, sizeof(data)));
+	EXPECT_EQ((ssize_t)sizeof(data), paste_recv(self->srv, refs, 3, &n, 0));
+	EXPECT_EQ(3, n);
+}
+
 TEST_F(compat, bind_reaches_paste)
 {
 	struct paste_rxq_bind bind = { .ifindex = 0x7fffffff };
