@@ -10,8 +10,10 @@
  * paste_rxq_post() has nothing, the driver posts its own memory: a region
  * that runs out never starves the ring.
  *
- * A buffer goes back to the region when no skb references its page any
- * more; the driver only drops its page references as for any other page.
+ * The driver reports each region buffer the device wrote into with
+ * paste_rxq_filled(): only those are handed to sockets in place. A buffer
+ * goes back to the region when no skb references its page any more; the
+ * driver only drops its page references as for any other page.
  */
 #ifndef _NET_PASTE_RXQ_H
 #define _NET_PASTE_RXQ_H
@@ -20,6 +22,7 @@
 #include <linux/skbuff.h>
 #include <linux/types.h>
 
+struct net_device;
 struct paste_rxq;
 struct page;
 
@@ -48,14 +51,20 @@ static inline bool paste_skb_device_frags(const struct sk_buff *skb)
 
 #if IS_ENABLED(CONFIG_PASTE)
 struct page *paste_rxq_post(struct paste_rxq *rxq);
-void paste_rxq_filled(struct paste_rxq *rxq, u32 len);
+void paste_rxq_filled(struct paste_rxq *rxq, struct page *page, u32 len);
+u32 paste_dev_min_channel_count(const struct net_device *dev);
 #else
 static inline struct page *paste_rxq_post(struct paste_rxq *rxq)
 {
 	return NULL;
 }
 
-static inline void paste_rxq_filled(struct paste_rxq *rxq, u32 len) {}
+static inline void paste_rxq_filled(struct paste_rxq *rxq, struct page *page,
+				    u32 len) {}
+static inline u32 paste_dev_min_channel_count(const struct net_device *dev)
+{
+	return 0;
+}
 #endif
 
 #endif /* _NET_PASTE_RXQ_H */

@@ -9,58 +9,48 @@
 
 #include "paste.h"
 
-static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
+/*
+ * The socket no longer holds @slot. A recvmsg() waiting for data may
+ * still mean to extend its last reference: not into this slot, which may
+ * change hands before it wakes up.
+ */
+static void paste_forget(struct sock *sk, u32 slot)
 {
 	struct paste_sock *ps = paste_sk(sk);
-	struct net *net = sock_net(sk);
-	int err = 0;
-
-	if (slot >= r->nr_slots)
-		return -ERANGE;
-	if (!xa_load(&ps->owned, slot)) {
-		spin_lock_bh(&r->lock);
-		err = test_bit(slot, r->pinned) ? -EALREADY : -ENOENT;
-		spin_unlock_bh(&r->lock);
-		return err;
-	}
 
 	xa_erase_bh(&ps->owned, slot);
 	ps->refs_outstanding--;
-	PASTE_DEC_STATS(net, PASTE_MIB_REFS_OUTSTANDING);
-	spin_lock_bh(&r->lock);
-	__set_bit(slot, r->pinned);
-	r->nr_pinned++;
-	spin_unlock_bh(&r->lock);
+	PASTE_DEC_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING);
+	if (ps->pack.slot == slot)
+		ps->pack.msg = NULL;
+}
+
+static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
+{
+	struct paste_sock *ps = paste_sk(sk);
+
+	if (slot >= r->nr_slots)
+		return -ERANGE;
+	if (!xa_load(&ps->owned, slot))
+		return paste_slot_pinned(r, slot) ? -EALREADY : -ENOENT;
+
+	paste_forget(sk, slot);
+	paste_slot_pin(r, slot);
 	return 0;
 }
 
 static int paste_release_one(struct sock *sk, struct paste_region *r, u32 slot)
 {
 	struct paste_sock *ps = paste_sk(sk);
-	struct net *net = sock_net(sk);
-	int err = 0;
 
 	if (slot >= r->nr_slots)
 		return -ERANGE;
 	if (xa_load(&ps->owned, slot)) {
-		xa_erase_bh(&ps->owned, slot);
-		ps->refs_outstanding--;
-		PASTE_DEC_STATS(net, PASTE_MIB_REFS_OUTSTANDING);
+		paste_forget(sk, slot);
 		paste_slot_free(r, slot);
 		return 0;
 	}
-
-	spin_lock_bh(&r->lock);
-	if (__test_and_clear_bit(slot, r->pinned)) {
-		r->nr_pinned--;
-		__set_bit(slot, r->free);
-		r->nr_free++;
-	} else {
-		/* Free already, or held by another socket. */
-		err = test_bit(slot, r->free) ? -EALREADY : -ENOENT;
-	}
-	spin_unlock_bh(&r->lock);
-	return err;
+	return paste_slot_unpin(r, slot);
 }
 
 /*

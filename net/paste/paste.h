@@ -44,10 +44,13 @@
  * @net_cookie: cookie of the creator's network namespace, whose
  *	/proc/net/paste lists the region
  * @lock: protects the slot maps and counts below
- * @free: bitmap of free slots
- * @pinned: bitmap of pinned slots
- * @rx: bitmap of slots posted to a bound device or filled by it and held
- *	by an skb; a slot in none of the three maps is held by a socket
+ * @free: map of free slots
+ * @pinned: map of pinned slots
+ * @rx: map of slots posted to a bound device or filled by it and held by
+ *	an skb, or freed while their page was still referenced; a slot in
+ *	none of the three maps is held by a socket or claimed by an attach
+ *	(net/paste/slot.c has the states and their changes)
+ * @filled: map of the @rx slots a bound device wrote into
  * @nr_free: number of bits set in @free
  * @nr_pinned: number of bits set in @pinned
  * @nr_rx: number of bits set in @rx
@@ -57,7 +60,10 @@
  *	be referenced by an skb, and is only reused once its page is idle
  * @nr_bound: receive queues bound to the region now
  * @reclaim_work: with no queue bound, frees @rx slots whose skbs go away
- * @free_work: tears the region down in process context
+ * @draining: the last reference is gone, and the teardown waits for pages
+ *	of the region that skbs (or pipes) elsewhere still reference
+ * @free_work: tears the region down in process context, once no page is
+ *	referenced from elsewhere
  * @rcu: frees the structure after readers in softirq context are done
  */
 struct paste_region {
@@ -80,6 +86,7 @@ struct paste_region {
 	unsigned long *free;
 	unsigned long *pinned;
 	unsigned long *rx;
+	unsigned long *filled;
 	u32 nr_free;
 	u32 nr_pinned;
 	u32 nr_rx;
@@ -89,7 +96,8 @@ struct paste_region {
 	u32 nr_bound;
 	struct delayed_work reclaim_work;
 
-	struct work_struct free_work;
+	bool draining;
+	struct delayed_work free_work;
 	struct rcu_head rcu;
 };
 
@@ -189,14 +197,25 @@ static inline void *paste_region_addr(const struct paste_region *r, u64 off)
 struct paste_region *paste_region_attach(const struct paste_region_req *req,
 					 const struct net *net,
 					 unsigned long **claimed);
-void paste_region_unclaim(struct paste_region *r, const unsigned long *claimed);
 void paste_region_put(struct paste_region *r);
 struct paste_region *paste_region_get_rcu(struct paste_region *r);
 
+int paste_slot_maps_alloc(struct paste_region *r);
+void paste_slot_maps_free(struct paste_region *r);
+void paste_slot_reclaim_init(struct paste_region *r);
+bool paste_slots_idle(struct paste_region *r);
+int paste_slots_claim(struct paste_region *r, const struct paste_range *ranges,
+		      u32 nr, unsigned long *claimed);
+void paste_slots_claim_end(struct paste_region *r, const unsigned long *claimed,
+			   bool commit);
 u32 paste_slot_alloc(struct paste_region *r);
 void paste_slot_free(struct paste_region *r, u32 slot);
 void paste_slots_free(struct paste_region *r, const u32 *slots, unsigned int n);
+void paste_slot_pin(struct paste_region *r, u32 slot);
+bool paste_slot_pinned(struct paste_region *r, u32 slot);
+int paste_slot_unpin(struct paste_region *r, u32 slot);
 u32 paste_slot_post(struct paste_region *r, u32 reserve);
+void paste_slot_filled(struct paste_region *r, const struct page *page);
 bool paste_slot_take_rx(struct paste_region *r, const struct page *page,
 			u32 *slot);
 void paste_slot_return_rx(struct paste_region *r, u32 slot);
@@ -210,8 +229,14 @@ int paste_proc_show_regions(struct seq_file *seq, const struct net *net);
 
 #ifdef CONFIG_PASTE_DEBUG
 bool paste_debug_inherit_fail(void);
+bool paste_debug_read_pmem_fail(void);
 #else
 static inline bool paste_debug_inherit_fail(void)
+{
+	return false;
+}
+
+static inline bool paste_debug_read_pmem_fail(void)
 {
 	return false;
 }

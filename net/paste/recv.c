@@ -16,6 +16,7 @@
  * the application writes them back (PASTE_IOC_FLUSH).
  */
 #include <linux/highmem.h>
+#include <linux/libnvdimm.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/string.h>
@@ -42,21 +43,56 @@ int paste_recv_check(struct sock *sk, int flags)
 	return 0;
 }
 
-/* Copy with non-temporal stores, bypassing the CPU cache. */
-static int paste_copy_flushcache(const struct sk_buff *skb, u32 offset,
-				 void *dst, u32 len)
+/* Whether @p lies in a page of persistent memory (a DAX file's page). */
+static bool paste_in_pmem(const void *p)
+{
+	return virt_addr_valid(p) && is_zone_device_page(virt_to_page(p));
+}
+
+/*
+ * Read @n bytes of pmem at @src, machine-check safe, as DAX reads do: a
+ * poisoned line fails the receive instead of the machine.
+ */
+static int paste_read_pmem(void *dst, const void *src, u32 n)
+{
+	if (paste_debug_read_pmem_fail())
+		return -EIO;
+	return copy_mc_to_kernel(dst, src, n) ? -EIO : 0;
+}
+
+/*
+ * Copy @len bytes at @offset of @skb to @dst, with non-temporal stores
+ * (or written back) when @durable. Bytes in pmem pages (a slot the device
+ * filled that the receive splits, a page of a DAX file spliced in) are
+ * read with paste_read_pmem().
+ */
+static int paste_copy_skb(const struct sk_buff *skb, u32 offset, void *dst,
+			  u32 len, bool durable)
 {
 	struct skb_seq_state st;
 	const u8 *data;
 	u32 done = 0, n;
+	int err = 0;
 
 	skb_prepare_seq_read((struct sk_buff *)skb, offset, offset + len, &st);
 	while (done < len && (n = skb_seq_read(done, &data, &st)) != 0) {
 		n = min(n, len - done);
-		memcpy_flushcache(dst + done, data, n);
+		if (paste_in_pmem(data)) {
+			err = paste_read_pmem(dst + done, data, n);
+			if (err)
+				break;
+			if (durable)
+				arch_wb_cache_pmem(dst + done, n);
+		} else if (durable) {
+			memcpy_flushcache(dst + done, data, n);
+		} else {
+			memcpy(dst + done, data, n);
+		}
 		done += n;
 	}
 	skb_abort_seq_read(&st);
+	if (err)
+		return err;
 	return done == len ? 0 : -EFAULT;
 }
 
@@ -183,13 +219,10 @@ static int paste_take(struct sock *sk, struct paste_region *r,
 static int paste_copy(struct paste_region *r, const struct sk_buff *skb,
 		      u32 offset, u64 off, u32 len)
 {
-	void *dst = paste_region_addr(r, off);
 	int err;
 
-	if (r->flags & PASTE_REGION_DURABLE)
-		err = paste_copy_flushcache(skb, offset, dst, len);
-	else
-		err = skb_copy_bits(skb, offset, dst, len);
+	err = paste_copy_skb(skb, offset, paste_region_addr(r, off), len,
+			     r->flags & PASTE_REGION_DURABLE);
 	/* The page is mapped in user space too. */
 	if (!err)
 		flush_dcache_page(r->pages[off >> PAGE_SHIFT]);
@@ -307,7 +340,8 @@ static int paste_may_give(const struct paste_sock *ps,
  *
  * Return: bytes placed, or a negative errno if none: -ENOBUFS (region
  * exhausted), -EDQUOT (the socket's limit on buffers held reached),
- * -EMSGSIZE (no room for a reference), -EFAULT, -ENOMEM.
+ * -EMSGSIZE (no room for a reference), -EIO (a poisoned line of pmem was
+ * read), -EFAULT, -ENOMEM.
  */
 int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		   struct msghdr *msg, u32 len)

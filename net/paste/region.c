@@ -10,7 +10,6 @@
  * placing received bytes needs no lookup. The file's layout lock keeps those
  * pages in the file until the last socket is gone.
  */
-#include <linux/bitmap.h>
 #include <linux/capability.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -39,6 +38,8 @@ static DEFINE_MUTEX(paste_regions_mutex);
 static u32 paste_attach_delay_ms;
 /* And fail the next so many inheritances by accepted sockets. */
 static atomic_t paste_inherit_fail;
+/* And make the next so many reads of pmem by a receive find poison. */
+static atomic_t paste_read_pmem_fail;
 
 static int __init paste_debugfs_init(void)
 {
@@ -46,6 +47,8 @@ static int __init paste_debugfs_init(void)
 
 	debugfs_create_u32("attach_delay_ms", 0600, dir, &paste_attach_delay_ms);
 	debugfs_create_atomic_t("inherit_fail", 0600, dir, &paste_inherit_fail);
+	debugfs_create_atomic_t("read_pmem_fail", 0600, dir,
+				&paste_read_pmem_fail);
 	return 0;
 }
 late_initcall(paste_debugfs_init);
@@ -59,6 +62,19 @@ late_initcall(paste_debugfs_init);
 bool paste_debug_inherit_fail(void)
 {
 	return atomic_add_unless(&paste_inherit_fail, -1, 0);
+}
+
+/**
+ * paste_debug_read_pmem_fail - should this read of pmem fail, for a selftest?
+ *
+ * TCG raises no machine check: this stands in for a poisoned line.
+ *
+ * Return: true while the debugfs count read_pmem_fail, decremented here,
+ * was positive.
+ */
+bool paste_debug_read_pmem_fail(void)
+{
+	return atomic_add_unless(&paste_read_pmem_fail, -1, 0);
 }
 
 static void paste_debug_attach_window(void)
@@ -111,261 +127,6 @@ static void paste_unaccount_pages(struct paste_region *r)
 	mmdrop(r->mm);
 }
 
-/*
- * A page is idle when only the region's pin holds it: fsdax page counts are
- * 1-based (see mm/memremap.c) and pinning an order-0 page adds
- * GUP_PIN_COUNTING_BIAS. In a region a device is bound to, slots are pages,
- * and a slot is only reused once idle: no ring and no skb references it.
- */
-#define PASTE_PAGE_IDLE_REF	(1 + GUP_PIN_COUNTING_BIAS)
-/* Busy free slots skipped, and rx slots checked, per allocation. */
-#define PASTE_SCAN_BUDGET	8
-
-static bool paste_slot_idle(const struct paste_region *r, u32 slot)
-{
-	return page_ref_count(r->pages[slot]) <= PASTE_PAGE_IDLE_REF;
-}
-
-/* Free filled slot @s if no ring or skb holds its page any more. */
-static void paste_rx_slot_reclaim_locked(struct paste_region *r,
-					 unsigned long s)
-{
-	if (!paste_slot_idle(r, s))
-		return;
-	__clear_bit(s, r->rx);
-	r->nr_rx--;
-	__set_bit(s, r->free);
-	r->nr_free++;
-}
-
-/* Free up to @budget of the slots a device filled whose skbs are gone. */
-static void paste_reclaim_rx_locked(struct paste_region *r, u32 budget)
-{
-	unsigned long s = r->rx_hint;
-
-	lockdep_assert_held(&r->lock);
-	while (r->nr_rx && budget--) {
-		s = find_next_bit(r->rx, r->nr_slots, s);
-		if (s >= r->nr_slots)
-			s = find_first_bit(r->rx, r->nr_slots);
-		paste_rx_slot_reclaim_locked(r, s);
-		s++;
-	}
-	r->rx_hint = s < r->nr_slots ? s : 0;
-}
-
-static u32 paste_take_free_locked(struct paste_region *r)
-{
-	unsigned long slot;
-	u32 tries;
-
-	lockdep_assert_held(&r->lock);
-	for (tries = 0; tries < PASTE_SCAN_BUDGET; tries++) {
-		slot = find_next_bit(r->free, r->nr_slots, r->hint);
-		if (slot >= r->nr_slots)
-			slot = find_first_bit(r->free, r->nr_slots);
-		if (slot >= r->nr_slots)
-			break;
-		r->hint = slot + 1;
-		if (!r->zerocopy || paste_slot_idle(r, slot)) {
-			__clear_bit(slot, r->free);
-			r->nr_free--;
-			return slot;
-		}
-	}
-	return PASTE_NO_SLOT;
-}
-
-/**
- * paste_slot_alloc - take a free slot for the CPU to copy into
- * @r: the region
- *
- * Return: the slot, or %PASTE_NO_SLOT.
- */
-u32 paste_slot_alloc(struct paste_region *r)
-{
-	u32 slot;
-
-	spin_lock_bh(&r->lock);
-	if (r->zerocopy)
-		paste_reclaim_rx_locked(r, PASTE_SCAN_BUDGET);
-	slot = paste_take_free_locked(r);
-	spin_unlock_bh(&r->lock);
-	return slot;
-}
-
-/**
- * paste_slot_free - return a slot to the free map
- * @r: the region
- * @slot: a slot held by a socket
- */
-void paste_slot_free(struct paste_region *r, u32 slot)
-{
-	paste_slots_free(r, &slot, 1);
-}
-
-/**
- * paste_slots_free - return slots to the free map
- * @r: the region
- * @slots: slots held by a socket
- * @n: number of entries at @slots
- */
-void paste_slots_free(struct paste_region *r, const u32 *slots, unsigned int n)
-{
-	unsigned int i;
-
-	if (!n)
-		return;
-	spin_lock_bh(&r->lock);
-	for (i = 0; i < n; i++)
-		__set_bit(slots[i], r->free);
-	r->nr_free += n;
-	spin_unlock_bh(&r->lock);
-}
-
-/**
- * paste_slot_post - take a free slot for a device to receive into
- * @r: a region with page-sized slots that a device is bound to
- * @reserve: free slots to leave for copying receives
- *
- * The slot's page gets a reference for the ring, taken under the region
- * lock so that it never looks idle while in the rx map.
- *
- * Return: the slot, or %PASTE_NO_SLOT.
- */
-u32 paste_slot_post(struct paste_region *r, u32 reserve)
-{
-	u32 slot = PASTE_NO_SLOT;
-
-	spin_lock_bh(&r->lock);
-	paste_reclaim_rx_locked(r, PASTE_SCAN_BUDGET);
-	if (r->nr_free > reserve)
-		slot = paste_take_free_locked(r);
-	if (slot != PASTE_NO_SLOT) {
-		__set_bit(slot, r->rx);
-		r->nr_rx++;
-		get_page(r->pages[slot]);
-	}
-	spin_unlock_bh(&r->lock);
-	return slot;
-}
-
-/**
- * paste_slot_take_rx - hand a device-filled slot to a socket
- * @r: the socket's region
- * @page: a page an skb fragment points to
- * @slot: set to the slot of @page
- *
- * O(1): the page must be the region's page at its file index, and in the
- * rx map. The caller's skb still references @page.
- *
- * Return: true if @page was such a slot; it now belongs to the caller.
- */
-bool paste_slot_take_rx(struct paste_region *r, const struct page *page,
-			u32 *slot)
-{
-	unsigned long idx;
-	bool taken;
-
-	if (!READ_ONCE(r->zerocopy) || !is_zone_device_page(page))
-		return false;
-	idx = page->index - (r->offset >> PAGE_SHIFT);
-	if (idx >= r->nr_pages || r->pages[idx] != page)
-		return false;
-
-	spin_lock_bh(&r->lock);
-	taken = __test_and_clear_bit(idx, r->rx);
-	if (taken)
-		r->nr_rx--;
-	spin_unlock_bh(&r->lock);
-	*slot = idx;
-	return taken;
-}
-
-/**
- * paste_slot_return_rx - undo paste_slot_take_rx()
- * @r: the region
- * @slot: the slot taken
- */
-void paste_slot_return_rx(struct paste_region *r, u32 slot)
-{
-	spin_lock_bh(&r->lock);
-	__set_bit(slot, r->rx);
-	r->nr_rx++;
-	spin_unlock_bh(&r->lock);
-}
-
-/* Slots of the rx map checked per hold of the region lock. */
-#define PASTE_RECLAIM_CHUNK	4096
-
-/*
- * Free every filled slot no skb holds any more; true if some remain.
- * Process context: the walk drops the lock, with BHs, between chunks.
- */
-static bool paste_region_reclaim_rx(struct paste_region *r)
-{
-	unsigned long s, start, end;
-	bool left;
-
-	for (start = 0; start < r->nr_slots; start = end) {
-		end = min_t(unsigned long, start + PASTE_RECLAIM_CHUNK,
-			    r->nr_slots);
-		spin_lock_bh(&r->lock);
-		for (s = find_next_bit(r->rx, end, start); s < end;
-		     s = find_next_bit(r->rx, end, s + 1))
-			paste_rx_slot_reclaim_locked(r, s);
-		spin_unlock_bh(&r->lock);
-		cond_resched();
-	}
-	spin_lock_bh(&r->lock);
-	left = r->nr_rx && !r->nr_bound;
-	spin_unlock_bh(&r->lock);
-	return left;
-}
-
-/*
- * With no queue bound, nothing hands out slots to reclaim on the way:
- * poll for the skbs that still hold filled slots (queued on sockets,
- * say) to go away.
- */
-static void paste_region_reclaim_work(struct work_struct *work)
-{
-	struct paste_region *r = container_of(to_delayed_work(work),
-					      struct paste_region,
-					      reclaim_work);
-
-	if (paste_region_reclaim_rx(r))
-		schedule_delayed_work(&r->reclaim_work, HZ / 10);
-}
-
-/**
- * paste_region_bind_rx - note a receive queue bound to the region
- * @r: the region
- */
-void paste_region_bind_rx(struct paste_region *r)
-{
-	spin_lock_bh(&r->lock);
-	r->zerocopy = true;
-	r->nr_bound++;
-	spin_unlock_bh(&r->lock);
-}
-
-/**
- * paste_region_unbind_rx - note that a queue's ring holds no slot any more
- * @r: the region
- *
- * Frees the filled slots that no skb holds, and keeps doing so for the
- * others while no queue is bound.
- */
-void paste_region_unbind_rx(struct paste_region *r)
-{
-	spin_lock_bh(&r->lock);
-	r->nr_bound--;
-	spin_unlock_bh(&r->lock);
-	if (paste_region_reclaim_rx(r))
-		schedule_delayed_work(&r->reclaim_work, HZ / 10);
-}
-
 /* Pages unpinned between scheduling points at teardown. */
 #define PASTE_UNPIN_CHUNK	4096
 
@@ -384,17 +145,29 @@ static void paste_region_destroy(struct paste_region *r)
 	inode_layout_unlock(file_inode(r->file));
 	fput(r->file);
 	kvfree(r->pages);
-	bitmap_free(r->free);
-	bitmap_free(r->pinned);
-	bitmap_free(r->rx);
+	paste_slot_maps_free(r);
 	kfree_rcu(r, rcu);
 }
 
+/*
+ * The last reference is gone. Every frame of a bound queue landed in the
+ * region's pages, whatever socket it was for, and skbs of other sockets,
+ * packet taps or pipes may still point into them: the pins, the layout
+ * lock and the file stay until no page is referenced any more, or another
+ * region could be given those pages, or the file's blocks another file.
+ * Meanwhile the region stays listed ("draining"), and an attach to its
+ * range is refused.
+ */
 static void paste_region_free_work(struct work_struct *work)
 {
-	struct paste_region *r = container_of(work, struct paste_region,
-					      free_work);
+	struct paste_region *r = container_of(to_delayed_work(work),
+					      struct paste_region, free_work);
 
+	if (!paste_slots_idle(r)) {
+		WRITE_ONCE(r->draining, true);
+		schedule_delayed_work(&r->free_work, HZ / 10);
+		return;
+	}
 	mutex_lock(&paste_regions_mutex);
 	list_del(&r->node);
 	mutex_unlock(&paste_regions_mutex);
@@ -406,12 +179,12 @@ static void paste_region_free_work(struct work_struct *work)
  * @r: the region
  *
  * May be called from any context; the last reference tears the region down
- * from a work item.
+ * from a work item, once no page of it is referenced from elsewhere.
  */
 void paste_region_put(struct paste_region *r)
 {
 	if (refcount_dec_and_test(&r->refcnt))
-		schedule_work(&r->free_work);
+		schedule_delayed_work(&r->free_work, 0);
 }
 
 /**
@@ -477,75 +250,6 @@ out:
 		return ERR_PTR(err);
 	}
 	return ranges;
-}
-
-/* The first and last slot that @p touches. */
-static void paste_range_slots(const struct paste_region *r,
-			      const struct paste_range *p, u64 *first, u64 *last)
-{
-	*first = (p->offset - r->offset) >> r->slot_shift;
-	*last = (p->offset + p->length - 1 - r->offset) >> r->slot_shift;
-}
-
-/*
- * Pin the slots the ranges touch, all or nothing: a slot held by a socket
- * cannot be claimed. Slots that go from free to pinned are marked in
- * @claimed, so that a failed attach can give them back.
- */
-static int paste_region_claim(struct paste_region *r,
-			      const struct paste_range *ranges, u32 nr,
-			      unsigned long *claimed)
-{
-	u64 first, last, s;
-	u32 i;
-
-	spin_lock_bh(&r->lock);
-	for (i = 0; i < nr; i++) {
-		paste_range_slots(r, &ranges[i], &first, &last);
-		for (s = first; s <= last; s++) {
-			if (!test_bit(s, r->free) && !test_bit(s, r->pinned)) {
-				spin_unlock_bh(&r->lock);
-				return -EBUSY;
-			}
-		}
-	}
-	for (i = 0; i < nr; i++) {
-		paste_range_slots(r, &ranges[i], &first, &last);
-		for (s = first; s <= last; s++) {
-			if (__test_and_clear_bit(s, r->free)) {
-				r->nr_free--;
-				__set_bit(s, r->pinned);
-				r->nr_pinned++;
-				__set_bit(s, claimed);
-			}
-		}
-	}
-	spin_unlock_bh(&r->lock);
-	return 0;
-}
-
-/**
- * paste_region_unclaim - undo the owned ranges of an attach that failed
- * @r: the region
- * @claimed: the slots paste_region_attach() pinned, or NULL
- *
- * A claimed slot that is still pinned becomes free again.
- */
-void paste_region_unclaim(struct paste_region *r, const unsigned long *claimed)
-{
-	unsigned long s;
-
-	if (!claimed)
-		return;
-	spin_lock_bh(&r->lock);
-	for_each_set_bit(s, claimed, r->nr_slots) {
-		if (__test_and_clear_bit(s, r->pinned)) {
-			r->nr_pinned--;
-			__set_bit(s, r->free);
-			r->nr_free++;
-		}
-	}
-	spin_unlock_bh(&r->lock);
 }
 
 /* The caller's mapping must be a shared, writable mapping of the range. */
@@ -637,15 +341,20 @@ static int paste_req_check(const struct paste_region_req *req)
 	return 0;
 }
 
+/* How long an attach waits for a region of its range to go away. */
+#define PASTE_ATTACH_WAIT	HZ
+
 /*
  * Find the live region of @inode overlapping [offset, offset + length) and
  * take a reference to it. A region whose last reference is gone stays on
- * the list until its teardown work runs; it is skipped.
+ * the list until its teardown work has run, which may wait for its pages
+ * (draining): it cannot be shared, and its range is busy, as
+ * ERR_PTR(-EBUSY) says.
  */
 static struct paste_region *paste_region_find_get(const struct inode *inode,
 						  u64 offset, u64 length)
 {
-	struct paste_region *r;
+	struct paste_region *r, *found = NULL;
 
 	lockdep_assert_held(&paste_regions_mutex);
 	list_for_each_entry(r, &paste_regions, node) {
@@ -655,8 +364,9 @@ static struct paste_region *paste_region_find_get(const struct inode *inode,
 		paste_debug_attach_window();
 		if (refcount_inc_not_zero(&r->refcnt))
 			return r;
+		found = ERR_PTR(-EBUSY);
 	}
-	return NULL;
+	return found;
 }
 
 static struct paste_region *paste_region_create(struct file *file,
@@ -674,8 +384,8 @@ static struct paste_region *paste_region_create(struct file *file,
 	INIT_LIST_HEAD(&r->node);
 	refcount_set(&r->refcnt, 1);
 	spin_lock_init(&r->lock);
-	INIT_WORK(&r->free_work, paste_region_free_work);
-	INIT_DELAYED_WORK(&r->reclaim_work, paste_region_reclaim_work);
+	INIT_DELAYED_WORK(&r->free_work, paste_region_free_work);
+	paste_slot_reclaim_init(r);
 	r->file = file;
 	r->offset = req->offset;
 	r->length = req->length;
@@ -684,13 +394,9 @@ static struct paste_region *paste_region_create(struct file *file,
 	r->slot_shift = ilog2(slot);
 	r->nr_slots = req->length >> r->slot_shift;
 	r->nr_pages = req->length >> PAGE_SHIFT;
-	r->nr_free = r->nr_slots;
-	r->free = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
-	r->pinned = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
-	r->rx = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
-	if (!r->free || !r->pinned || !r->rx)
-		goto err_free;
-	bitmap_fill(r->free, r->nr_slots);
+	err = paste_slot_maps_alloc(r);
+	if (err)
+		goto err_kfree;
 
 	err = inode_layout_lock(file_inode(file));
 	if (err)
@@ -711,9 +417,8 @@ err_unaccount:
 err_unlock:
 	inode_layout_unlock(file_inode(file));
 err_free:
-	bitmap_free(r->free);
-	bitmap_free(r->pinned);
-	bitmap_free(r->rx);
+	paste_slot_maps_free(r);
+err_kfree:
 	kfree(r);
 	return ERR_PTR(err);
 }
@@ -735,16 +440,18 @@ static int paste_region_share_ok(const struct paste_region *r,
  * paste_region_attach - find or create the region a request names
  * @req: the request from setsockopt(SO_PASTE_REGION), not yet checked
  * @net: the network namespace of the attaching socket
- * @claimed: set to the slots this call pinned for @req's owned ranges (a
- *	bitmap the caller frees), or to NULL when there are none
+ * @claimed: set to the slots this call claimed for @req's owned ranges (a
+ *	map the caller ends with paste_slots_claim_end() and kvfree()s), or
+ *	to NULL when there are none
  *
  * A request for the same file range as an existing region shares it, and
  * must ask for the same slot size and flags, whatever namespace created it.
  * A new region is created, and its pages pinned, without the global lock:
  * if another attach published the same range meanwhile, that one is shared
  * and the new one torn down. The ranges the request says the application
- * owns are pinned before the region is returned, and for a new region
- * before other sockets can find it.
+ * owns are claimed before the region is returned, and for a new region
+ * before other sockets can find it: no socket can take, release or pin
+ * their slots until the caller ends the claim.
  *
  * Return: the region with a reference for the caller, or an ERR_PTR().
  */
@@ -752,6 +459,7 @@ struct paste_region *paste_region_attach(const struct paste_region_req *req,
 					 const struct net *net,
 					 unsigned long **claimed)
 {
+	unsigned long deadline = jiffies + PASTE_ATTACH_WAIT;
 	struct paste_region *fresh = NULL, *discard = NULL;
 	struct paste_range *owned = NULL;
 	struct paste_region *r;
@@ -801,7 +509,17 @@ struct paste_region *paste_region_attach(const struct paste_region_req *req,
 again:
 	mutex_lock(&paste_regions_mutex);
 	r = paste_region_find_get(inode, req->offset, req->length);
-	if (r) {
+	if (IS_ERR(r)) {
+		mutex_unlock(&paste_regions_mutex);
+		if (time_before(jiffies, deadline)) {
+			msleep(20);
+			goto again;
+		}
+		if (fresh)
+			paste_region_destroy(fresh);
+		err = PTR_ERR(r);
+		goto err_free;
+	} else if (r) {
 		discard = fresh;
 		fresh = NULL;
 		if (file) {
@@ -828,10 +546,11 @@ again:
 
 	if (owned) {
 		err = -ENOMEM;
-		bits = bitmap_zalloc(r->nr_slots, GFP_KERNEL_ACCOUNT);
+		bits = kvcalloc(BITS_TO_LONGS(r->nr_slots), sizeof(long),
+				GFP_KERNEL_ACCOUNT);
 		if (!bits)
 			goto err_put;
-		err = paste_region_claim(r, owned, req->nr_owned, bits);
+		err = paste_slots_claim(r, owned, req->nr_owned, bits);
 		if (err)
 			goto err_put;
 	}
@@ -853,7 +572,7 @@ err_put:
 	mutex_unlock(&paste_regions_mutex);
 	if (discard)
 		paste_region_destroy(discard);
-	bitmap_free(bits);
+	kvfree(bits);
 err_free:
 	kvfree(owned);
 err_fput:
@@ -887,14 +606,15 @@ int paste_proc_show_regions(struct seq_file *seq, const struct net *net)
 		nr_pinned = r->nr_pinned;
 		nr_rx = r->nr_rx;
 		spin_unlock_bh(&r->lock);
-		seq_printf(seq, "%u:%u\t%lu\t%llu\t%llu\t%u\t%u\t%u\t%u\t%u\t%u\t%s%s%s\n",
+		seq_printf(seq, "%u:%u\t%lu\t%llu\t%llu\t%u\t%u\t%u\t%u\t%u\t%u\t%s%s%s%s\n",
 			   MAJOR(inode->i_sb->s_dev), MINOR(inode->i_sb->s_dev),
 			   inode->i_ino, r->offset, r->length,
 			   paste_slot_size(r), r->nr_slots, nr_free, nr_pinned,
 			   nr_rx, refcount_read(&r->refcnt),
 			   r->dax ? "dax" : "volatile",
 			   r->flags & PASTE_REGION_DURABLE ? ",durable" : "",
-			   r->zerocopy ? ",zerocopy" : "");
+			   r->zerocopy ? ",zerocopy" : "",
+			   READ_ONCE(r->draining) ? ",draining" : "");
 	}
 	mutex_unlock(&paste_regions_mutex);
 	return 0;

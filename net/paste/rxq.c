@@ -6,16 +6,18 @@
  * A binding belongs to the socket that made it (ioctl SIOCPASTEBIND) and
  * lasts until that socket is closed or the device is unregistered. The
  * driver implements ndo_paste_bind_rxq(); it is called under RTNL, with a
- * binding to bind and NULL to unbind, and must not return before its ring
- * holds no region buffer any more.
+ * binding to bind and NULL to unbind, and must not return success before
+ * its ring holds no region buffer any more. An unbind may fail: the
+ * binding then stays, and is never freed while the driver may still post
+ * from it. A channel change that would leave a bound queue out is refused.
  *
- * A region buffer is free, posted to a ring or held by an skb ("rx"),
- * held by a socket, or pinned. fsdax pages have no free callback, so an rx
- * buffer returns to the free map when its page is idle: the ring and every
- * skb that pointed at it let go. The check runs, a few buffers at a time,
- * whenever the region hands out a buffer, and over all rx buffers at
- * unbind and then every 100 ms while rx buffers remain and no queue is
- * bound.
+ * A region buffer is free, posted to a ring, filled by the device and held
+ * by an skb, held by a socket, or pinned (net/paste/slot.c). fsdax pages
+ * have no free callback, so a posted or filled buffer returns to the free
+ * map when its page is idle: the ring and every skb that pointed at it let
+ * go. The check runs, a few buffers at a time, whenever the region hands
+ * out a buffer, and over all rx buffers at unbind and then every 100 ms
+ * while rx buffers remain and no queue is bound.
  */
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
@@ -33,10 +35,14 @@
  * @dev_tracker: tracks the reference held on @dev
  * @queue: receive queue index
  * @region: the region, with a reference
- * @net: the device's network namespace, whose counters count the queue's
- *	events; set before the driver first posts a buffer
+ * @net: the device's network namespace at bind time, with a reference;
+ *	its counters count the queue's events
+ * @net_tracker: tracks the reference held on @net
  * @reserve: free buffers the device leaves for copying receives
- * @release_work: unbinds and frees from process context, after close
+ * @stranded: the device was unregistered while its driver could not unbind:
+ *	the driver may still post from the binding, which is never freed
+ * @release_work: unbinds and frees from process context, after close;
+ *	tries again every second while the driver fails to unbind
  */
 struct paste_rxq {
 	struct list_head node;
@@ -44,9 +50,11 @@ struct paste_rxq {
 	netdevice_tracker dev_tracker;
 	u32 queue;
 	struct paste_region *region;
-	possible_net_t net;
+	struct net *net;
+	netns_tracker net_tracker;
 	u32 reserve;
-	struct work_struct release_work;
+	bool stranded;
+	struct delayed_work release_work;
 };
 
 #define PASTE_RXQ_RESERVE	1024
@@ -70,23 +78,27 @@ struct page *paste_rxq_post(struct paste_rxq *rxq)
 
 	slot = paste_slot_post(r, rxq->reserve);
 	if (slot == PASTE_NO_SLOT) {
-		PASTE_INC_STATS(read_pnet(&rxq->net), PASTE_MIB_RX_FALLBACK);
+		PASTE_INC_STATS(rxq->net, PASTE_MIB_RX_FALLBACK);
 		return NULL;
 	}
-	PASTE_INC_STATS(read_pnet(&rxq->net), PASTE_MIB_RX_POSTED);
+	PASTE_INC_STATS(rxq->net, PASTE_MIB_RX_POSTED);
 	return r->pages[slot];
 }
 EXPORT_SYMBOL_GPL(paste_rxq_post);
 
 /**
- * paste_rxq_filled - count a region buffer the device filled
+ * paste_rxq_filled - note a region buffer the device filled
  * @rxq: the binding
+ * @page: the page paste_rxq_post() gave, which the device wrote into
  * @len: bytes the device wrote into it
+ *
+ * Only a filled buffer can be handed to a socket in place.
  */
-void paste_rxq_filled(struct paste_rxq *rxq, u32 len)
+void paste_rxq_filled(struct paste_rxq *rxq, struct page *page, u32 len)
 {
-	struct net *net = read_pnet(&rxq->net);
+	struct net *net = rxq->net;
 
+	paste_slot_filled(rxq->region, page);
 	PASTE_INC_STATS(net, PASTE_MIB_RX_FILLED);
 	PASTE_ADD_STATS(net, PASTE_MIB_RX_BYTES, len);
 }
@@ -95,7 +107,9 @@ EXPORT_SYMBOL_GPL(paste_rxq_filled);
 /*
  * If the driver cannot empty its ring of region buffers, the binding and
  * its region stay, rather than let the device write into a region that is
- * gone; only the device's unregistration, which stops it, lets go anyway.
+ * gone. An unregistering device must let go of its reference even so: the
+ * binding is then stranded, with its region, for good (the driver may
+ * still post from it if the device comes back in another namespace).
  */
 static int paste_rxq_unbind(struct paste_rxq *rxq, bool unregistering)
 {
@@ -107,30 +121,39 @@ static int paste_rxq_unbind(struct paste_rxq *rxq, bool unregistering)
 	err = rxq->dev->netdev_ops->ndo_paste_bind_rxq(rxq->dev, rxq->queue,
 						       NULL);
 	if (err) {
-		netdev_err(rxq->dev, "paste: unbind of rx queue %u failed: %d\n",
-			   rxq->queue, err);
+		netdev_err(rxq->dev, "paste: unbind of rx queue %u failed: %d%s\n",
+			   rxq->queue, err,
+			   unregistering ? ", its region is kept for good" : "");
 		if (!unregistering)
 			return err;
+		rxq->stranded = true;
 	}
 	netdev_put(rxq->dev, &rxq->dev_tracker);
 	rxq->dev = NULL;
-	paste_region_unbind_rx(rxq->region);
+	if (!rxq->stranded)
+		paste_region_unbind_rx(rxq->region);
 	return 0;
 }
 
 static void paste_rxq_release_work(struct work_struct *work)
 {
-	struct paste_rxq *rxq = container_of(work, struct paste_rxq,
-					     release_work);
+	struct paste_rxq *rxq = container_of(to_delayed_work(work),
+					     struct paste_rxq, release_work);
 
 	rtnl_lock();
 	if (paste_rxq_unbind(rxq, false)) {
+		rtnl_unlock();
+		schedule_delayed_work(&rxq->release_work, HZ);
+		return;
+	}
+	if (rxq->stranded) {
 		rtnl_unlock();
 		return;
 	}
 	list_del(&rxq->node);
 	rtnl_unlock();
 	paste_region_put(rxq->region);
+	put_net_track(rxq->net, &rxq->net_tracker);
 	kfree(rxq);
 }
 
@@ -148,7 +171,7 @@ void paste_rxq_sock_destroy(struct paste_sock *ps)
 	if (!rxq)
 		return;
 	ps->rxq = NULL;
-	schedule_work(&rxq->release_work);
+	schedule_delayed_work(&rxq->release_work, 0);
 }
 
 /* The region must be able to hand whole pages to a device. */
@@ -208,7 +231,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 	if (!rxq)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&rxq->node);
-	INIT_WORK(&rxq->release_work, paste_rxq_release_work);
+	INIT_DELAYED_WORK(&rxq->release_work, paste_rxq_release_work);
 
 	rtnl_lock();
 	lock_sock(sk);
@@ -239,7 +262,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 
 	rxq->queue = req.queue;
 	rxq->region = r;
-	write_pnet(&rxq->net, dev_net(dev));
+	rxq->net = dev_net(dev);
 	/*
 	 * Leave a quarter of the region, at most PASTE_RXQ_RESERVE slots, to
 	 * receives that copy: a larger share would send the NIC to its own
@@ -257,6 +280,7 @@ int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 	refcount_inc(&r->refcnt);
 	rxq->dev = dev;
 	netdev_hold(dev, &rxq->dev_tracker, GFP_KERNEL);
+	get_net_track(rxq->net, &rxq->net_tracker, GFP_KERNEL);
 	list_add(&rxq->node, &paste_rxqs);
 	paste_sk(sk)->rxq = rxq;
 	rxq = NULL;
@@ -265,6 +289,27 @@ out:
 	rtnl_unlock();
 	kfree(rxq);
 	return err;
+}
+
+/**
+ * paste_dev_min_channel_count - the fewest channels @dev may be given
+ * @dev: a network device
+ *
+ * ethtool refuses a channel count that would leave out a queue bound to a
+ * PASTE region: the driver could then no longer unbind it.
+ *
+ * Return: the index of the highest bound queue plus one, or 0.
+ */
+u32 paste_dev_min_channel_count(const struct net_device *dev)
+{
+	struct paste_rxq *rxq;
+	u32 min = 0;
+
+	ASSERT_RTNL();
+	list_for_each_entry(rxq, &paste_rxqs, node)
+		if (rxq->dev == dev)
+			min = max(min, rxq->queue + 1);
+	return min;
 }
 
 static int paste_rxq_netdev_event(struct notifier_block *nb,

@@ -4,7 +4,6 @@
  * counters (getsockopt and inet_diag), and returning a socket's buffers
  * when it goes away.
  */
-#include <linux/bitmap.h>
 #include <linux/inet_diag.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
@@ -211,8 +210,9 @@ static int paste_sock_can_attach(const struct sock *sk)
  * @optlen: its size
  *
  * The socket is checked before and after the region is found or created,
- * which may sleep for long without the socket lock. If the second check
- * fails, the buffers the request claimed as owned are given back.
+ * which may sleep for long without the socket lock. The buffers the
+ * request claimed as owned become pinned if the second check passes, and
+ * free again if it fails: nobody else could use them in between.
  *
  * Return: 0 or a negative errno, see Documentation/networking/paste.rst.
  */
@@ -258,11 +258,11 @@ int paste_setsockopt(struct sock *sk, sockptr_t optval, unsigned int optlen)
 	}
 	release_sock(sk);
 
-	if (err) {
-		paste_region_unclaim(r, claimed);
+	if (claimed)
+		paste_slots_claim_end(r, claimed, !err);
+	if (err)
 		paste_region_put(r);
-	}
-	bitmap_free(claimed);
+	kvfree(claimed);
 	return err;
 }
 

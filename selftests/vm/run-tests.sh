@@ -28,6 +28,16 @@ kmemleak=
 
 . "$here/splat.sh"
 
+# A third extra NIC with two queue pairs, for the tests that change the
+# channels under a bound queue: only a tap backend has several queues.
+# Nothing needs to reach it, nor the fourth, which goes through the DMA API
+# (VIRTIO_F_ACCESS_PLATFORM) and stays down.
+mq_tap=pastemq$$
+ip tuntap add dev "$mq_tap" mode tap multi_queue && ip link set "$mq_tap" up ||
+	{ echo "# cannot create tap $mq_tap (root and /dev/net/tun needed)"; exit 1; }
+trap 'ip link del "$mq_tap" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+
 pass=0 fail=0 skip=0 bad=0
 for boot in 1 2; do
 	log=$logs/check-boot$boot.log
@@ -42,6 +52,10 @@ for boot in 1 2; do
 			-device virtio-net-pci,netdev=zc0,romfile=,mac=52:54:00:50:00:01 \
 			-netdev hubport,id=zc1,hubid=1 \
 			-device virtio-net-pci,netdev=zc1,romfile=,mac=52:54:00:50:00:02 \
+			-netdev tap,id=mq0,ifname="$mq_tap",script=no,downscript=no,vhost=off,queues=2 \
+			-device virtio-net-pci,netdev=mq0,mq=on,vectors=6,romfile=,mac=52:54:00:50:00:03 \
+			-netdev hubport,id=io0,hubid=2 \
+			-device virtio-net-pci,netdev=io0,romfile=,mac=52:54:00:50:00:04,disable-legacy=on,iommu_platform=on \
 			> /dev/null
 		rc=$?
 		[ $attempt = 1 ] && early_panic "$log" || break
