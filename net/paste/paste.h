@@ -43,6 +43,8 @@
  * @mm: the creator's mm, whose pinned_vm counts @nr_pages
  * @net_cookie: cookie of the creator's network namespace, whose
  *	/proc/net/paste lists the region
+ * @uid: the creator's fsuid; only that user and CAP_NET_ADMIN see the
+ *	region in /proc/net/paste
  * @lock: protects the slot maps and counts below
  * @free: map of free slots
  * @pinned: map of pinned slots
@@ -81,6 +83,7 @@ struct paste_region {
 	struct user_struct *user;
 	struct mm_struct *mm;
 	u64 net_cookie;
+	kuid_t uid;
 
 	spinlock_t lock;	/* protects the slot maps and counts */
 	unsigned long *free;

@@ -11,6 +11,7 @@
  * pages in the file until the last socket is gone.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/file.h>
@@ -540,6 +541,7 @@ again:
 			goto err_free;
 		}
 		fresh->net_cookie = net->net_cookie;
+		fresh->uid = current_fsuid();
 		file = NULL;
 		goto again;
 	}
@@ -586,6 +588,10 @@ err_fput:
  * @seq: the seq_file of /proc/net/paste
  * @net: its network namespace
  *
+ * The file and region of another user's server are not everybody's to
+ * see: a reader sees the regions its own user created, and all of them
+ * with CAP_NET_ADMIN.
+ *
  * Return: 0.
  */
 int paste_proc_show_regions(struct seq_file *seq, const struct net *net)
@@ -599,6 +605,9 @@ int paste_proc_show_regions(struct seq_file *seq, const struct net *net)
 		u32 nr_free, nr_pinned, nr_rx;
 
 		if (r->net_cookie != net->net_cookie)
+			continue;
+		if (!uid_eq(r->uid, seq->file->f_cred->fsuid) &&
+		    !file_ns_capable(seq->file, net->user_ns, CAP_NET_ADMIN))
 			continue;
 
 		spin_lock_bh(&r->lock);

@@ -19,6 +19,7 @@
  * out a buffer, and over all rx buffers at unbind and then every 100 ms
  * while rx buffers remain and no queue is bound.
  */
+#include <linux/cred.h>
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
 #include <linux/slab.h>
@@ -174,13 +175,22 @@ void paste_rxq_sock_destroy(struct paste_sock *ps)
 	schedule_delayed_work(&rxq->release_work, 0);
 }
 
-/* The region must be able to hand whole pages to a device. */
+/*
+ * The region must be able to hand whole pages to a device. And every
+ * frame of the queue, whatever socket it is for, lands in the file: only
+ * the binder may be able to read or write it, as only it could read the
+ * queue through an AF_PACKET socket.
+ */
 static int paste_rxq_region_ok(const struct paste_region *r)
 {
+	const struct inode *inode = file_inode(r->file);
 	unsigned long i;
 
 	if (!r->dax)
 		return -EOPNOTSUPP;
+	if (!uid_eq(inode->i_uid, current_fsuid()) ||
+	    (READ_ONCE(inode->i_mode) & 0077))
+		return -EACCES;
 	if (paste_slot_size(r) != PAGE_SIZE)
 		return -EINVAL;
 	/* Idle pages are recognised by the count of an order-0 page. */
@@ -208,9 +218,10 @@ static struct paste_rxq *paste_rxq_find(const struct net_device *dev,
  * @arg: user pointer to a struct paste_rxq_bind
  *
  * Return: 0, or -EPERM (no CAP_NET_ADMIN), -EINVAL (bad argument or no
- * region), -ENODEV (no such device), -EOPNOTSUPP (the device or the
- * region cannot do it), -EBUSY (the socket or the queue is bound
- * already), -ERANGE (no such queue), -EFAULT, -ENOMEM.
+ * region), -EACCES (the region's file is not the caller's alone),
+ * -ENODEV (no such device), -EOPNOTSUPP (the device or the region cannot
+ * do it), -EBUSY (the socket or the queue is bound already), -ERANGE (no
+ * such queue), -EFAULT, -ENOMEM.
  */
 int paste_rxq_bind_ioctl(struct sock *sk, void __user *arg)
 {

@@ -2,7 +2,8 @@
 /*
  * /proc/net/paste belongs to its network namespace: the counters count the
  * namespace's sockets (and devices), and the region list shows the regions
- * its sockets created. Another namespace sees neither.
+ * its sockets created. Another namespace sees neither, and another user
+ * without CAP_NET_ADMIN not the regions.
  */
 #include <sched.h>
 #include <sys/stat.h>
@@ -144,6 +145,36 @@ TEST(region_shared_across_namespaces)
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("1: attach failed, 2: a second region was created");
 	EXPECT_EQ(1, proc_paste_regions_of(ino_of(r.fd)));
+	close(s);
+	region_close(&r);
+}
+
+/*
+ * Within a namespace, a region is listed to the user that created it and
+ * to CAP_NET_ADMIN only: its file and geometry are another server's.
+ */
+TEST(other_users_do_not_see_a_region)
+{
+	struct region r;
+	int s, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, region_open(&r, "netns-private", REGION_LEN, false));
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, region_attach(s, &r, 0));
+	EXPECT_EQ(1, proc_paste_regions_of(ino_of(r.fd)));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		_exit(proc_paste_regions_of(ino_of(r.fd)) == 0 ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("1: another user saw root's region, 10: setuid failed");
 	close(s);
 	region_close(&r);
 }

@@ -1327,6 +1327,19 @@ TEST(bind_errors)
 	close(c);
 	region_close(&small);
 
+	/* Every frame of the queue lands in the file: the binder's alone. */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, region_attach(c, &reg, 0));
+	ASSERT_EQ(0, fchmod(reg.fd, 0640));
+	EXPECT_EQ(-1, bind_rxq(c, ifname, 0));
+	EXPECT_EQ(EACCES, errno) TH_LOG("file readable by its group");
+	ASSERT_EQ(0, fchmod(reg.fd, 0600));
+	ASSERT_EQ(0, fchown(reg.fd, 65534, -1));
+	EXPECT_EQ(-1, bind_rxq(c, ifname, 0));
+	EXPECT_EQ(EACCES, errno) TH_LOG("file of another user");
+	ASSERT_EQ(0, fchown(reg.fd, 0, -1));
+	close(c);
+
 	/*
 	 * Through the DMA API the device would write into bounce buffers;
 	 * the check on the driver's own DMA mapping never fired.
