@@ -18,12 +18,15 @@ struct paste_region;
 struct paste_rxq;
 
 /**
- * struct paste_pack - a reference recvmsg() may extend
- * @msg: the call that wrote it; NULL once that call has returned
+ * struct paste_pack - the buffer recvmsg() copied into last
+ * @msg: the call that wrote its last reference, which that call may
+ *	extend; NULL once that call has returned
  * @cursor: the call's control buffer just past the reference
  * @len: where the reference's length lies in the control buffer
  * @slot: the buffer
- * @used: bytes in the buffer, the reference's length
+ * @used: bytes in the buffer
+ * @open: with %PASTE_REGION_PACK, later calls may append to the buffer,
+ *	with references of their own, while the socket holds it
  */
 struct paste_pack {
 	const struct msghdr *msg;
@@ -31,6 +34,7 @@ struct paste_pack {
 	u32 __user *len;
 	u32 slot;
 	u32 used;
+	bool open;
 };
 
 /**
@@ -40,9 +44,10 @@ struct paste_pack {
  *	inherits it in softirq context
  * @rxq: receive queue bound to @region through this socket, or NULL
  * @owned: buffers (slot index) handed to user space and not yet pinned or
- *	released; only the presence of an entry counts
+ *	released, with the number of references to each and whether one of
+ *	them was pinned (see net/paste/sock.c)
  * @refs_outstanding: number of entries in @owned
- * @max_held: most entries @owned may have, 0 for no limit
+ * @max_held: most entries @owned may have, 0 for the region's default
  * @bytes_placed: bytes placed into the region
  * @bytes_copied: of those, bytes copied by the CPU
  * @bytes_zerocopy: of those, bytes a device placed, handed over as they lay

@@ -9,20 +9,20 @@
 
 #include "paste.h"
 
-/*
- * The socket no longer holds @slot. A recvmsg() waiting for data may
- * still mean to extend its last reference: not into this slot, which may
- * change hands before it wakes up.
- */
-static void paste_forget(struct sock *sk, u32 slot)
+/* Drop a reference of the socket's; the buffer changes state with the last. */
+static void paste_drop_ref(struct sock *sk, struct paste_region *r, u32 slot,
+			   bool pin)
 {
-	struct paste_sock *ps = paste_sk(sk);
-
-	xa_erase_bh(&ps->owned, slot);
-	ps->refs_outstanding--;
-	PASTE_DEC_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING);
-	if (ps->pack.slot == slot)
-		ps->pack.msg = NULL;
+	switch (paste_sock_forget(sk, slot, pin)) {
+	case PASTE_DROP_PIN:
+		paste_slot_pin(r, slot);
+		break;
+	case PASTE_DROP_FREE:
+		paste_slot_free(r, slot);
+		break;
+	case PASTE_STILL_HELD:
+		break;
+	}
 }
 
 static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
@@ -34,8 +34,7 @@ static int paste_pin_one(struct sock *sk, struct paste_region *r, u32 slot)
 	if (!xa_load(&ps->owned, slot))
 		return paste_slot_pinned(r, slot) ? -EALREADY : -ENOENT;
 
-	paste_forget(sk, slot);
-	paste_slot_pin(r, slot);
+	paste_drop_ref(sk, r, slot, true);
 	return 0;
 }
 
@@ -46,8 +45,7 @@ static int paste_release_one(struct sock *sk, struct paste_region *r, u32 slot)
 	if (slot >= r->nr_slots)
 		return -ERANGE;
 	if (xa_load(&ps->owned, slot)) {
-		paste_forget(sk, slot);
-		paste_slot_free(r, slot);
+		paste_drop_ref(sk, r, slot, false);
 		return 0;
 	}
 	return paste_slot_unpin(r, slot);

@@ -127,6 +127,9 @@ struct paste_region {
  *	a fallback page, a coalesced or collapsed skb)
  * @PASTE_MIB_COPY_SPLIT: bytes copied because a filled buffer held more
  *	than the receive could take
+ * @PASTE_MIB_COPY_SMALL: bytes of small device-filled frames copied into
+ *	a shared buffer (%PASTE_REGION_PACK) rather than each handed over in
+ *	a page of its own
  * @PASTE_MIB_MAX: number of counters
  *
  * Socket events count in the socket's namespace, device events in the
@@ -146,6 +149,7 @@ enum paste_mib_field {
 	PASTE_MIB_RX_FALLBACK,
 	PASTE_MIB_COPY_FOREIGN,
 	PASTE_MIB_COPY_SPLIT,
+	PASTE_MIB_COPY_SMALL,
 	PASTE_MIB_MAX
 };
 
@@ -159,6 +163,21 @@ struct paste_mib {
 };
 
 struct paste_mib __percpu *paste_net_mib(const struct net *net);
+
+/**
+ * enum paste_drop - what becomes of a buffer a socket drops a reference to
+ * @PASTE_STILL_HELD: other references remain; the socket still holds it
+ * @PASTE_DROP_FREE: the socket no longer holds it; it is to be freed
+ * @PASTE_DROP_PIN: the socket no longer holds it; it is to be pinned
+ */
+enum paste_drop {
+	PASTE_STILL_HELD,
+	PASTE_DROP_FREE,
+	PASTE_DROP_PIN,
+};
+
+int paste_sock_hold(struct sock *sk, u32 slot);
+enum paste_drop paste_sock_forget(struct sock *sk, u32 slot, bool pin);
 
 #define PASTE_ADD_STATS(net, field, val) \
 	this_cpu_add(paste_net_mib(net)->mibs[field], (val))

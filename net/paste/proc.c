@@ -48,6 +48,7 @@ static const char *const paste_mib_names[PASTE_MIB_MAX] = {
 	[PASTE_MIB_RX_BYTES] = "PasteRxBytes",
 	[PASTE_MIB_RX_FALLBACK] = "PasteRxFallback",
 	[PASTE_MIB_COPY_FOREIGN] = "PasteCopyForeign",
+	[PASTE_MIB_COPY_SMALL] = "PasteCopySmall",
 	[PASTE_MIB_COPY_SPLIT] = "PasteCopySplit",
 };
 

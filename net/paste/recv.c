@@ -114,11 +114,10 @@ static bool paste_ref_fits(const struct msghdr *msg)
 	       msg->msg_controllen >= paste_cmsg_hdr(msg) + sizeof(struct paste_ref);
 }
 
-/* Record a buffer the socket now holds and return its reference. */
+/* Record a reference the socket now holds and return it. */
 static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 			  struct paste_ref *ref)
 {
-	struct paste_sock *ps = paste_sk(sk);
 	int err;
 
 	/*
@@ -127,18 +126,13 @@ static int paste_give_ref(struct sock *sk, struct msghdr *msg,
 	 */
 	if (!paste_ref_fits(msg))
 		return -EMSGSIZE;
-	err = xa_err(xa_store_bh(&ps->owned, ref->token, xa_mk_value(0),
-				 GFP_KERNEL_ACCOUNT));
+	err = paste_sock_hold(sk, ref->token);
 	if (err)
 		return err;
 	err = put_cmsg(msg, SOL_SOCKET, SCM_PASTE, sizeof(*ref), ref);
-	if (err) {
-		xa_erase_bh(&ps->owned, ref->token);
-		return err;
-	}
-	ps->refs_outstanding++;
-	PASTE_INC_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING);
-	return 0;
+	if (err)
+		paste_sock_forget(sk, ref->token, false);
+	return err;
 }
 
 /*
@@ -271,6 +265,52 @@ static int paste_extend(struct sock *sk, struct paste_region *r,
 	return len;
 }
 
+/* Remember the buffer a copy went to last, and the reference it got. */
+static void paste_pack_set(struct paste_pack *pack, const struct msghdr *msg,
+			   u32 __user *ref_len, u32 slot, u32 used, bool open)
+{
+	pack->msg = ref_len ? msg : NULL;
+	pack->cursor = msg->msg_control_user;
+	pack->len = ref_len;
+	pack->slot = slot;
+	pack->used = used;
+	pack->open = open;
+}
+
+/*
+ * With PASTE_REGION_PACK: copy up to @len bytes to the tail of the buffer
+ * an earlier call copied into last, while the socket holds it, and give a
+ * reference of their own. Return: bytes copied, 0 if there is no such
+ * buffer or it is full, or an error.
+ */
+static int paste_append(struct sock *sk, struct paste_region *r,
+			const struct sk_buff *skb, u32 offset,
+			struct msghdr *msg, u32 len)
+{
+	struct paste_pack *pack = &paste_sk(sk)->pack;
+	u32 room = paste_slot_size(r) - pack->used;
+	struct paste_ref ref = {};
+	u32 __user *ref_len = NULL;
+	int err;
+
+	if (!pack->open || !room)
+		return 0;
+	ref.offset = paste_slot_offset(r, pack->slot) + pack->used;
+	ref.len = min(len, room);
+	ref.token = pack->slot;
+	err = paste_copy(r, skb, offset, ref.offset - r->offset, ref.len);
+	if (err)
+		return err;
+	if (msg->msg_control_is_user)
+		ref_len = paste_cmsg_len(msg);
+	err = paste_give_ref(sk, msg, &ref);
+	if (err)
+		return err;
+	paste_pack_set(pack, msg, ref_len, pack->slot, pack->used + ref.len,
+		       true);
+	return ref.len;
+}
+
 /* Copy up to @len bytes into a free buffer and give its reference. */
 static int paste_place(struct sock *sk, struct paste_region *r,
 		       const struct sk_buff *skb, u32 offset,
@@ -299,11 +339,8 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 	if (err)
 		goto err_free;
 
-	pack->msg = ref_len ? msg : NULL;
-	pack->cursor = msg->msg_control_user;
-	pack->len = ref_len;
-	pack->slot = slot;
-	pack->used = ref.len;
+	paste_pack_set(pack, msg, ref_len, slot, ref.len,
+		       r->flags & PASTE_REGION_PACK);
 	return ref.len;
 
 err_free:
@@ -311,15 +348,43 @@ err_free:
 	return err;
 }
 
-/* Whether @msg may get another reference, as an errno. */
+/*
+ * The most buffers a socket may hold: its own limit, or with
+ * PASTE_REGION_PACK a quarter of the region, so that no connection can
+ * take all of a region its peers share; 0 for none.
+ */
+static u32 paste_max_held(const struct paste_sock *ps,
+			  const struct paste_region *r)
+{
+	if (ps->max_held || !(r->flags & PASTE_REGION_PACK))
+		return ps->max_held;
+	return max(r->nr_slots / 4, 1U);
+}
+
+/* Whether @msg may get a reference to another buffer, as an errno. */
 static int paste_may_give(const struct paste_sock *ps,
+			  const struct paste_region *r,
 			  const struct msghdr *msg)
 {
+	u32 max_held = paste_max_held(ps, r);
+
 	if (!paste_ref_fits(msg))
 		return -EMSGSIZE;
-	if (ps->max_held && ps->refs_outstanding >= ps->max_held)
+	if (max_held && ps->refs_outstanding >= max_held)
 		return -EDQUOT;
 	return 0;
+}
+
+/*
+ * With PASTE_REGION_PACK, a device-filled fragment this small is copied
+ * into a shared buffer: handed over, each would keep a page (a peer
+ * sending a byte at a time would hold a page per byte).
+ */
+#define PASTE_PACK_COPY_BELOW	512
+
+static bool paste_pack_copies(const struct paste_region *r, u32 left)
+{
+	return (r->flags & PASTE_REGION_PACK) && left < PASTE_PACK_COPY_BELOW;
 }
 
 /**
@@ -349,7 +414,7 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 	struct paste_region *r = paste_sk_region(sk);
 	struct paste_sock *ps = paste_sk(sk);
 	struct net *net = sock_net(sk);
-	u32 done = 0, taken = 0, split = 0;
+	u32 done = 0, taken = 0, split = 0, small = 0;
 	int err = 0;
 
 	if (!skb_frags_readable(skb))
@@ -357,15 +422,16 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 
 	while (done < len) {
 		u32 n = len - done;
-		bool is_split = false;
+		bool is_split = false, is_small = false;
 
 		if (READ_ONCE(r->zerocopy)) {
 			const skb_frag_t *frag;
 			u32 left;
 
 			frag = paste_frag_at(skb, offset + done, &left);
-			if (frag && left <= n) {
-				err = paste_may_give(ps, msg);
+			is_small = frag && paste_pack_copies(r, left);
+			if (frag && left <= n && !is_small) {
+				err = paste_may_give(ps, r, msg);
 				if (!err)
 					err = paste_take(sk, r, frag, left, msg);
 				if (err < 0)
@@ -382,8 +448,10 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 			n = min(n, left);
 		}
 		err = paste_extend(sk, r, skb, offset + done, msg, n);
+		if (!err)
+			err = paste_append(sk, r, skb, offset + done, msg, n);
 		if (!err) {
-			err = paste_may_give(ps, msg);
+			err = paste_may_give(ps, r, msg);
 			if (!err)
 				err = paste_place(sk, r, skb, offset + done,
 						  msg, n);
@@ -393,6 +461,8 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 		done += err;
 		if (is_split)
 			split += err;
+		else if (is_small)
+			small += err;
 		err = 0;
 	}
 
@@ -416,8 +486,9 @@ int paste_recv_skb(struct sock *sk, const struct sk_buff *skb, u32 offset,
 	PASTE_ADD_STATS(net, PASTE_MIB_BYTES_ZEROCOPY, taken);
 	if (READ_ONCE(r->zerocopy)) {
 		PASTE_ADD_STATS(net, PASTE_MIB_COPY_SPLIT, split);
+		PASTE_ADD_STATS(net, PASTE_MIB_COPY_SMALL, small);
 		PASTE_ADD_STATS(net, PASTE_MIB_COPY_FOREIGN,
-				done - taken - split);
+				done - taken - split - small);
 	}
 	return done ? done : err;
 }

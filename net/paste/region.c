@@ -322,7 +322,8 @@ static int paste_req_check(const struct paste_region_req *req)
 	    req->reserved[0] || req->reserved[1] || req->reserved[2])
 		return -EINVAL;
 	/* Volatile buffers cannot be made durable. */
-	if ((req->flags & PASTE_REGION_FLAGS) == PASTE_REGION_FLAGS)
+	if ((req->flags & PASTE_REGION_VOLATILE) &&
+	    (req->flags & PASTE_REGION_DURABLE))
 		return -EINVAL;
 	/* Without the pmem API there is no way to make stores durable. */
 	if (!IS_ENABLED(CONFIG_ARCH_HAS_PMEM_API) &&

@@ -10,7 +10,9 @@
  *            free slot whose page turned out busy (an skb or a pipe still
  *            holds it): it waits here until idle
  *   filled   in @rx and @filled: the bound device wrote a frame into it
- *   held     in no map: handed to a socket (its &paste_sock.owned)
+ *   held     in no map: handed to a socket (its &paste_sock.owned), with
+ *            one reference or, in a %PASTE_REGION_PACK region, several;
+ *            it changes state with the last (net/paste/sock.c)
  *   pinned   in @pinned: made part of the region's persistent state
  *
  *   free    -> held      paste_slot_alloc()        (a copying receive)

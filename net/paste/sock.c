@@ -89,11 +89,85 @@ int paste_sock_inherit(struct sock *newsk, const struct sock *sk)
 	return 0;
 }
 
+/*
+ * A buffer a socket holds is an entry of &paste_sock.owned at its slot:
+ * the number of references to it, times PASTE_HOLD_REF, plus PASTE_HOLD_PIN
+ * once one of them was pinned. Without PASTE_REGION_PACK a buffer has one
+ * reference. A buffer is pinned when its last reference goes, if one of
+ * them was pinned: it is never held and pinned at once, so no other socket
+ * can free it while this one still has references into it.
+ */
+#define PASTE_HOLD_PIN		1UL
+#define PASTE_HOLD_REF		2UL
+
+/**
+ * paste_sock_hold - record one more reference to a buffer
+ * @sk: the socket, locked
+ * @slot: a buffer the socket takes, or holds already
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int paste_sock_hold(struct sock *sk, u32 slot)
+{
+	struct paste_sock *ps = paste_sk(sk);
+	void *old = xa_load(&ps->owned, slot);
+	unsigned long v = PASTE_HOLD_REF;
+	int err;
+
+	if (old)
+		v += xa_to_value(old);
+	err = xa_err(xa_store_bh(&ps->owned, slot, xa_mk_value(v),
+				 GFP_KERNEL_ACCOUNT));
+	if (err || old)
+		return err;
+	ps->refs_outstanding++;
+	PASTE_INC_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING);
+	return 0;
+}
+
+/**
+ * paste_sock_forget - drop one reference to a buffer the socket holds
+ * @sk: the socket, locked
+ * @slot: a buffer in &paste_sock.owned
+ * @pin: the reference is pinned rather than released
+ *
+ * A recvmsg() waiting for data may still mean to extend, or append to,
+ * the buffer: not once the socket no longer holds it, as it may change
+ * hands before that call wakes up.
+ *
+ * Return: %PASTE_STILL_HELD while other references remain. Otherwise the
+ * socket no longer holds the buffer, which the caller pins
+ * (%PASTE_DROP_PIN: this or an earlier reference was pinned) or frees
+ * (%PASTE_DROP_FREE).
+ */
+enum paste_drop paste_sock_forget(struct sock *sk, u32 slot, bool pin)
+{
+	struct paste_sock *ps = paste_sk(sk);
+	unsigned long v = xa_to_value(xa_load(&ps->owned, slot));
+
+	v = (v | (pin ? PASTE_HOLD_PIN : 0)) - PASTE_HOLD_REF;
+	if (v >= PASTE_HOLD_REF) {
+		/* Replacing an entry allocates nothing. */
+		WARN_ON_ONCE(xa_is_err(xa_store_bh(&ps->owned, slot,
+						   xa_mk_value(v), GFP_KERNEL)));
+		return PASTE_STILL_HELD;
+	}
+	xa_erase_bh(&ps->owned, slot);
+	ps->refs_outstanding--;
+	PASTE_DEC_STATS(sock_net(sk), PASTE_MIB_REFS_OUTSTANDING);
+	if (ps->pack.slot == slot) {
+		ps->pack.msg = NULL;
+		ps->pack.open = false;
+	}
+	return v & PASTE_HOLD_PIN ? PASTE_DROP_PIN : PASTE_DROP_FREE;
+}
+
 /* Free slots a socket held: a lock round trip per batch, not per slot. */
 #define PASTE_FREE_BATCH	64
 
 /*
- * Return the socket's unpinned buffers and drop its region. The socket is
+ * Return the socket's buffers and drop its region: a buffer one of whose
+ * references was pinned is pinned, the others are freed. The socket is
  * locked, or being destroyed and out of everybody else's reach.
  */
 static void paste_sock_drop(struct sock *sk, struct paste_sock *ps,
@@ -111,6 +185,10 @@ static void paste_sock_drop(struct sock *sk, struct paste_sock *ps,
 		return;
 
 	xa_for_each(&ps->owned, slot, entry) {
+		if (xa_to_value(entry) & PASTE_HOLD_PIN) {
+			paste_slot_pin(r, slot);
+			continue;
+		}
 		batch[n++] = slot;
 		if (n < PASTE_FREE_BATCH)
 			continue;

@@ -109,10 +109,10 @@ static int set_mtu(const char *bound, int mtu)
 
 /*
  * A child in PEER_NS that connects to @port and sends @len bytes of stream
- * @seed in writes of @chunk, then closes.
+ * @seed in writes of @chunk, @gap_us apart, then closes.
  */
-static pid_t sender(int port, uint32_t seed, size_t len, size_t chunk,
-		    bool nodelay)
+static pid_t sender_paced(int port, uint32_t seed, size_t len, size_t chunk,
+			  bool nodelay, unsigned int gap_us)
 {
 	pid_t pid = fork();
 	struct sockaddr_in a = { .sin_family = AF_INET,
@@ -139,9 +139,17 @@ static pid_t sender(int port, uint32_t seed, size_t len, size_t chunk,
 		stream_fill(seed, off, buf, n);
 		if (send_all(fd, buf, n))
 			_exit(12);
+		if (gap_us)
+			usleep(gap_us);
 	}
 	close(fd);
 	_exit(0);
+}
+
+static pid_t sender(int port, uint32_t seed, size_t len, size_t chunk,
+		    bool nodelay)
+{
+	return sender_paced(port, seed, len, chunk, nodelay, 0);
 }
 
 static int wait_child(pid_t pid)
@@ -1087,6 +1095,130 @@ TEST_F(zc, poisoned_pmem_read_fails_with_eio)
 	EXPECT_TRUE(ref_matches(self->reg.map, &ref, 47, 0));
 	EXPECT_EQ(1, paste_ioc(srv, PASTE_IOC_RELEASE, &ref, 1));
 	close(srv);
+}
+
+/* The number of distinct buffers among @n references. */
+static unsigned int distinct_slots(const struct paste_ref *refs, unsigned int n)
+{
+	unsigned int i, j, d = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && refs[j].token != refs[i].token; j++)
+			;
+		d += j == i;
+	}
+	return d;
+}
+
+/*
+ * A peer that sends a byte at a time to a receiver that reads as bytes
+ * arrive and keeps every reference until its request is complete (what a
+ * naive adopter does) used to take a 4 KiB slot per byte: 1,024 slots,
+ * the whole 4 MiB region, after 1,193 bytes, and a second connection
+ * starved. With PASTE_REGION_PACK the reads share a slot, small frames
+ * the device placed are copied into it, and a socket holds at most a
+ * quarter of the region. A slot shared by several references is pinned
+ * when one of them is pinned and the others are released.
+ */
+TEST_F(zc, pack_region_shares_slots_across_reads)
+{
+	const size_t bytes = 1500, bulk = 1 << 20;
+	struct paste_ref *held = calloc(4096, sizeof(*held));
+	struct region pk = { .fd = -1 };
+	struct paste_sock_info info, info0;
+	unsigned int n, i, nheld = 0, slots;
+	struct paste_ref refs[256];
+	int lsn, port, srv, srv2;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	close(self->lsn);
+	self->lsn = -1;
+	ASSERT_EQ(0, region_open(&pk, "zc-pack", 4 << 20, false));
+	lsn = listener_on(BOUND_IP, &port);
+	ASSERT_LE(0, lsn);
+	ASSERT_EQ(0, region_attach(lsn, &pk, PASTE_REGION_PACK))
+		TH_LOG("PASTE_REGION_PACK: %s", strerror(errno));
+	ASSERT_EQ(0, bind_rxq_wait(lsn, self->ifname));
+
+	pid = sender_paced(port, 53, bytes, 1, true, 1500);
+	srv = accept(lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	while (got < bytes) {
+		r = paste_recv(srv, refs, 256, &n, 0);
+		ASSERT_LT(0, r) TH_LOG("recvmsg: %s after %zu bytes",
+				       strerror(errno), got);
+		for (i = 0; i < n; i++) {
+			ASSERT_TRUE(ref_matches(pk.map, &refs[i], 53, got));
+			got += refs[i].len;
+			held[nheld++] = refs[i];
+		}
+	}
+	ASSERT_EQ(0, wait_child(pid));
+	slots = distinct_slots(held, nheld);
+	TH_LOG("%zu bytes: %u references in %u slots", bytes, nheld, slots);
+	EXPECT_GE(2U, slots);
+	EXPECT_LT(0, proc_paste_counter("PasteCopySmall"));
+
+	/* Another connection is served meanwhile. */
+	pid = sender(port, 59, bulk, 65536, false);
+	srv2 = accept(lsn, NULL, NULL);
+	ASSERT_LE(0, srv2);
+	ASSERT_LT(0, recv_stream(srv2, pk.map, 59, bulk, NULL, 0));
+	ASSERT_EQ(0, wait_child(pid));
+	close(srv2);
+
+	/* Pin one reference of the first slot, release the rest: pinned. */
+	ASSERT_EQ(0, paste_info(srv, &info0));
+	EXPECT_EQ(slots, info0.refs_outstanding);
+	ASSERT_EQ(1, paste_ioc(srv, PASTE_IOC_PIN, &held[0], 1));
+	for (i = 1; i < nheld; i++)
+		ASSERT_EQ(1, paste_ioc(srv, PASTE_IOC_RELEASE, &held[i], 1));
+	ASSERT_EQ(0, paste_info(srv, &info));
+	EXPECT_EQ(0, info.refs_outstanding);
+	EXPECT_EQ(info0.slots_pinned + 1, info.slots_pinned);
+	ASSERT_EQ(1, paste_ioc(srv, PASTE_IOC_RELEASE, &held[0], 1));
+	ASSERT_EQ(0, paste_info(srv, &info));
+	EXPECT_EQ(info0.slots_pinned, info.slots_pinned);
+
+	/* A reader that holds everything stops at a quarter: EDQUOT. */
+	pid = sender(port, 61, bulk, 65536, false);
+	srv2 = accept(lsn, NULL, NULL);
+	ASSERT_LE(0, srv2);
+	nheld = 0;
+	got = 0;
+	for (;;) {
+		r = paste_recv(srv2, refs, 256, &n, 0);
+		if (r < 0)
+			break;
+		ASSERT_LT(0, r);
+		for (i = 0; i < n && nheld < 4096; i++) {
+			ASSERT_TRUE(ref_matches(pk.map, &refs[i], 61, got));
+			got += refs[i].len;
+			held[nheld++] = refs[i];
+		}
+	}
+	EXPECT_EQ(EDQUOT, errno) TH_LOG("holding all: %s", strerror(errno));
+	ASSERT_EQ(0, paste_info(srv2, &info));
+	EXPECT_EQ(info.nr_slots / 4, info.refs_outstanding);
+	for (i = 0; i < nheld; i++)
+		ASSERT_EQ(1, paste_ioc(srv2, PASTE_IOC_RELEASE, &held[i], 1));
+	while (got < bulk) {
+		r = paste_recv(srv2, refs, 256, &n, 0);
+		ASSERT_LT(0, r);
+		for (i = 0; i < n; i++) {
+			ASSERT_TRUE(ref_matches(pk.map, &refs[i], 61, got));
+			got += refs[i].len;
+		}
+		ASSERT_EQ((int)n, paste_ioc(srv2, PASTE_IOC_RELEASE, refs, n));
+	}
+	ASSERT_EQ(0, wait_child(pid));
+	close(srv2);
+	close(srv);
+	close(lsn);
+	region_close(&pk);
+	free(held);
 }
 
 /*

@@ -17,7 +17,9 @@
 /* Flags of struct paste_region_req. */
 #define PASTE_REGION_VOLATILE	0x1U
 #define PASTE_REGION_DURABLE	0x2U
-#define PASTE_REGION_FLAGS	(PASTE_REGION_VOLATILE | PASTE_REGION_DURABLE)
+#define PASTE_REGION_PACK	0x4U
+#define PASTE_REGION_FLAGS	(PASTE_REGION_VOLATILE | PASTE_REGION_DURABLE | \
+				 PASTE_REGION_PACK)
 
 /* Bounds of struct paste_region_req. */
 #define PASTE_SLOT_MIN		512
@@ -40,7 +42,12 @@ struct paste_range {
  * struct paste_region_req - argument of setsockopt(SO_PASTE_REGION)
  * @fd: file descriptor of a regular file on a DAX filesystem, opened
  *	read-write (a shmem/tmpfs file with %PASTE_REGION_VOLATILE)
- * @flags: %PASTE_REGION_VOLATILE, %PASTE_REGION_DURABLE
+ * @flags: %PASTE_REGION_VOLATILE, %PASTE_REGION_DURABLE,
+ *	%PASTE_REGION_PACK: small receives of a socket share buffers across
+ *	calls (a token may then name a buffer holding several references,
+ *	and the kernel appends to the last buffer it gave), small frames a
+ *	device placed are copied into them, and a socket holds at most a
+ *	quarter of the region's buffers unless @max_held says otherwise
  * @offset: file offset of the region, page aligned
  * @length: length of the region in bytes, page aligned, non-zero
  * @addr: address of the caller's MAP_SHARED mapping of
@@ -52,7 +59,8 @@ struct paste_range {
  *	application still owns; the buffers they touch start out pinned
  * @max_held: most buffers the socket may hold at once (received and
  *	neither pinned nor released); sockets accepted on it inherit the
- *	limit. 0: no limit but the region's size
+ *	limit. 0: no limit but the region's size (a quarter of it with
+ *	%PASTE_REGION_PACK)
  * @reserved: must be zero
  */
 struct paste_region_req {
