@@ -54,8 +54,8 @@ struct paste_pack {
  * @region_full: times the region had no free buffer
  * @held_full: times @max_held refused a buffer
  * @flushes: ranges written back through %PASTE_IOC_FLUSH
- * @pack: the reference to a copied buffer that the running recvmsg() wrote
- *	last, and may still extend (see net/paste/recv.c)
+ * @pack: the buffer recvmsg() copied into last, which calls may still
+ *	extend or append to (see net/paste/recv.c)
  * @rcu: frees the state after readers in softirq context are done
  *
  * Allocated when a region is first attached to the socket, or inherited
