@@ -306,6 +306,82 @@ TEST_F(wal, full_log_is_enospc)
 }
 
 /*
+ * The log fills in the middle of a record: its first pieces must not stay
+ * staged, or the next commit (a checkpoint's) writes them with "more" set
+ * and the next record joins them at recovery.
+ */
+TEST_F(wal, record_that_fills_the_log_is_not_staged_in_part)
+{
+	struct collected c = { 0 };
+	int err = 0;
+	uint32_t i;
+
+	for (i = 0; i < 4094; i++) {
+		ASSERT_EQ(0, paste_wal_add(&self->w, 0, 8, false));
+		if (self->w.nr_staged == PASTE_WAL_MAX_STAGED)
+			ASSERT_EQ(PASTE_WAL_MAX_STAGED, paste_wal_commit(&self->w));
+	}
+	/* Two entries left: a three-piece record does not fit. */
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1000, 100, true));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1100, 100, true));
+	err = paste_wal_add(&self->w, 1200, 100, false);
+	EXPECT_EQ(-ENOSPC, err);
+	EXPECT_EQ(4094 % PASTE_WAL_MAX_STAGED, self->w.nr_staged);
+	paste_wal_commit(&self->w);
+	/* The next record, alone, fits and must stay a record of its own. */
+	ASSERT_EQ(0, paste_wal_add(&self->w, 3000, 100, false));
+	ASSERT_EQ(1, paste_wal_commit(&self->w));
+	reopen(_metadata, self);
+	EXPECT_EQ(4095, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(1, c.nlast);
+	EXPECT_EQ(3000, c.last[0].offset);
+}
+
+/* A full batch is -EBUSY, not -ENOSPC: commit, then stage the record again. */
+TEST_F(wal, full_batch_is_ebusy_and_unstages_the_record)
+{
+	uint32_t i;
+
+	for (i = 0; i < PASTE_WAL_MAX_STAGED - 1; i++)
+		ASSERT_EQ(0, paste_wal_add(&self->w, 0, 8, false));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1000, 100, true));
+	EXPECT_EQ(-EBUSY, paste_wal_add(&self->w, 1100, 100, false));
+	EXPECT_EQ(PASTE_WAL_MAX_STAGED - 1, self->w.nr_staged);
+	EXPECT_EQ(PASTE_WAL_MAX_STAGED - 1, paste_wal_commit(&self->w));
+	EXPECT_EQ(0, paste_wal_add(&self->w, 1000, 100, true));
+	EXPECT_EQ(0, paste_wal_add(&self->w, 1100, 100, false));
+}
+
+/* A commit between the pieces of a record writes only the complete ones. */
+TEST_F(wal, commit_keeps_an_unfinished_record_staged)
+{
+	struct collected c = { 0 };
+
+	ASSERT_EQ(0, paste_wal_add(&self->w, 0, 100, false));
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1000, 100, true));
+	EXPECT_EQ(1, paste_wal_commit(&self->w));
+	EXPECT_EQ(1, self->w.nr_staged);
+	ASSERT_EQ(0, paste_wal_add(&self->w, 1100, 100, false));
+	EXPECT_EQ(2, paste_wal_commit(&self->w));
+	reopen(_metadata, self);
+	EXPECT_EQ(2, paste_wal_recover(&self->w, collect, &c));
+	EXPECT_EQ(2, c.nlast);
+	EXPECT_EQ(1100, c.last[1].offset);
+}
+
+/* A record has at most PASTE_WAL_MAX_PIECES pieces; a longer one is none. */
+TEST_F(wal, record_of_too_many_pieces_is_e2big)
+{
+	uint32_t i;
+
+	ASSERT_EQ(0, paste_wal_add(&self->w, 0, 100, false));
+	for (i = 0; i < PASTE_WAL_MAX_PIECES; i++)
+		ASSERT_EQ(0, paste_wal_add(&self->w, 1000 + i * 10, 10, true));
+	EXPECT_EQ(-E2BIG, paste_wal_add(&self->w, 5000, 10, false));
+	EXPECT_EQ(1, self->w.nr_staged);
+}
+
+/*
  * Crash states of a reset: at every fence, the media plus any subset of the
  * lines that differ from it. Each must recover all the records committed
  * before the reset (the checkpoint holds them too) or none: a prefix would

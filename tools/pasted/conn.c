@@ -26,25 +26,44 @@ uint64_t now_ms(void)
 
 /* ------------------------------------------------------------ output */
 
+/*
+ * Room for @n more bytes of output. A send in flight (io_uring) points into
+ * the buffer: then the bytes move to a new one, and the old one is freed
+ * only when that send completes (conn_send_done()).
+ */
 static int out_reserve(struct conn *c, size_t n)
 {
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		char *p;
+	size_t cap = c->out_cap ? c->out_cap : 4096;
+	char *p;
 
-		while (cap < c->out_len + n)
-			cap *= 2;
+	if (c->out_len + n <= c->out_cap)
+		return 0;
+	while (cap < c->out_len + n)
+		cap *= 2;
+	if (!c->send_busy) {
 		p = realloc(c->out, cap);
 		if (!p)
 			return -ENOMEM;
-		c->out = p;
-		c->out_cap = cap;
+	} else {
+		p = malloc(cap);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, c->out, c->out_len);
+		/* Only the first buffer moved away is the one being sent. */
+		if (c->out_sending)
+			free(c->out);
+		else
+			c->out_sending = c->out;
 	}
+	c->out = p;
+	c->out_cap = cap;
 	return 0;
 }
 
 static int out_append(struct conn *c, const char *p, size_t n)
 {
+	if (!n)
+		return 0;
 	if (out_reserve(c, n))
 		return -ENOMEM;
 	memcpy(c->out + c->out_len, p, n);
@@ -114,6 +133,19 @@ static int respond_value(struct server *s, struct conn *c,
 /* ------------------------------------------------------------ requests */
 
 /*
+ * A POST that could not be made durable: too large (413), or no room
+ * until memory or a checkpoint frees some (503: try again later).
+ */
+static int post_failure_status(int err)
+{
+	if (err == -E2BIG)
+		return 413;
+	if (err == -ENOMEM || err == -ENOSPC)
+		return 503;
+	return 500;
+}
+
+/*
  * Handle one parsed request whose bytes are all here. A reply that says
  * "Connection: close" closes the connection.
  */
@@ -141,8 +173,7 @@ void handle_request(struct server *s, struct conn *c,
 		if (err) {
 			s->st.errors++;
 			c->closing = true;
-			err = respond(c, err == -E2BIG ? 413 : err == -ENOMEM ? 503 : 500,
-				      NULL, 0, true);
+			err = respond(c, post_failure_status(err), NULL, 0, true);
 		} else {
 			err = respond_created(s, c, req->close);
 		}
@@ -234,11 +265,36 @@ void conn_process(struct server *s, struct conn *c)
 	}
 	if (c->stalled)
 		return;
-	/* Bytes left over are the start of a request still arriving. */
-	if (!(s->store->rx == RX_PASTE ? c->qn : c->in_len))
+	/*
+	 * Bytes left over are the start of a request still arriving, unless
+	 * they are empty lines (a CRLF some clients send after a body).
+	 */
+	if (s->store->rx == RX_PASTE ? !c->qn || paste_queued_blank(s, c) :
+	    http_is_blank(c->in, c->in_len))
 		c->partial_ms = 0;
 	else if (!c->partial_ms)
 		c->partial_ms = now_ms();
+}
+
+/*
+ * Before a receive: paste mode needs room to consume into, and a queue
+ * entry for the next reference; a full queue without a complete request
+ * that compaction cannot shrink is a head or body too fragmented (431).
+ * Return: 0, or -1 when the connection is closing instead.
+ */
+int conn_rx_prepare(struct server *s, struct conn *c)
+{
+	if (s->store->rx != RX_PASTE)
+		return 0;
+	if (paste_make_room(s, c)) {
+		c->closing = true;
+		return -1;
+	}
+	if (c->qn == QMAX && !paste_compact(s, c)) {
+		bad_request(s, c, 431);
+		return -1;
+	}
+	return 0;
 }
 
 /* Take bytes that arrived and process them. */
@@ -324,9 +380,25 @@ void conn_settle(struct server *s, struct conn *c)
 }
 
 /*
- * Once a second: close connections idle for --idle-timeout, and answer 408
- * to requests not complete after --request-timeout (a slow or stalled
- * client would otherwise hold its buffers and descriptor for ever).
+ * Give up on a connection that has neither sent nor read a byte for
+ * --idle-timeout: a client that stops reading would otherwise keep its
+ * answers, its buffers and its descriptor for ever. Its answers are
+ * dropped; a send in flight (io_uring) fails once the socket is shut down.
+ */
+static void conn_abandon(struct server *s, struct conn *c)
+{
+	c->closing = true;
+	if (c->send_busy)
+		shutdown(c->fd, SHUT_RDWR);
+	else
+		c->out_len = c->out_sent = 0;
+	touch(s, c);
+}
+
+/*
+ * Once a second: answer 408 to requests not complete after
+ * --request-timeout, and abandon connections idle for --idle-timeout in
+ * both directions (closing ones too: their last answer may never go).
  */
 static void sweep_timeouts(struct server *s, uint64_t now)
 {
@@ -335,28 +407,25 @@ static void sweep_timeouts(struct server *s, uint64_t now)
 	for (fd = 0; fd < s->max_conn; fd++) {
 		struct conn *c = s->conns[fd];
 
-		if (!c || c->closing)
+		if (!c)
 			continue;
-		if (c->partial_ms && now - c->partial_ms >= s->opt.request_ms) {
+		if (!c->closing && c->partial_ms &&
+		    now - c->partial_ms >= s->opt.request_ms) {
 			bad_request(s, c, 408);
 			touch(s, c);
-		} else if (now - c->active_ms >= s->opt.idle_ms &&
-			   c->out_len == c->out_sent) {
-			c->closing = true;
-			touch(s, c);
+		} else if (now - c->active_ms >= s->opt.idle_ms) {
+			conn_abandon(s, c);
 		}
 	}
 }
 
 /*
  * Every round, before the group commit: parse input held back by a backlog
- * that has drained, retry starved connections, and once a second look for
- * timed-out ones.
+ * that has drained, retry starved connections, and once a second (@tick)
+ * look for timed-out ones.
  */
-void housekeeping(struct server *s)
+void housekeeping(struct server *s, uint64_t now, bool tick)
 {
-	uint64_t now = now_ms();
-	bool tick = now - s->sweep_ms >= 1000;
 	unsigned int i, n = s->npending;
 
 	s->npending = 0;
@@ -371,10 +440,8 @@ void housekeeping(struct server *s)
 	}
 	if (s->store->rx == RX_PASTE)
 		paste_retry_starved(s, tick);
-	if (tick) {
-		s->sweep_ms = now;
+	if (tick)
 		sweep_timeouts(s, now);
-	}
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -459,6 +526,7 @@ void conn_close(struct server *s, struct conn *c)
 	if (s->store->rx == RX_HEAP)
 		free(c->in);
 	free(c->out);
+	free(c->out_sending);
 	free(c);
 	if (s->accept_paused && !s->stop) {
 		s->accept_paused = false;
@@ -470,13 +538,40 @@ void conn_close(struct server *s, struct conn *c)
 int conn_send(struct server *s, struct conn *c)
 {
 	while (c->out_sent < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_sent,
-				 c->out_len - c->out_sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+		int err = fault_hit(&s->faults, FAULT_SEND);
+		ssize_t n = err ? -1 : send(c->fd, c->out + c->out_sent,
+					    c->out_len - c->out_sent,
+					    MSG_DONTWAIT | MSG_NOSIGNAL);
 
-		if (n < 0)
-			return errno == EAGAIN ? -EAGAIN : -EPIPE;
-		c->out_sent += n;
+		if (n < 0 && !err)
+			err = errno;
+		conn_send_done(s, c, n < 0 ? -err : n);
+		if (err == EAGAIN)
+			return -EAGAIN;
+		if (err)
+			return -EPIPE;
 	}
-	conn_sent(s, c);
 	return 0;
+}
+
+/*
+ * A send of @res bytes (or -errno) finished. A failed one drops every
+ * answer still queued: the peer is gone, and retrying would spin.
+ */
+void conn_send_done(struct server *s, struct conn *c, int res)
+{
+	free(c->out_sending);
+	c->out_sending = NULL;
+	if (res == -EAGAIN)
+		return;
+	if (res < 0) {
+		c->closing = true;
+		c->out_len = c->out_sent = 0;
+		return;
+	}
+	if (res > 0)
+		c->active_ms = now_ms();
+	c->out_sent += res;
+	if (c->out_sent == c->out_len)
+		conn_sent(s, c);
 }

@@ -222,7 +222,9 @@ int http_parse(const char *buf, size_t len, struct http_req *req)
 const char *http_status_fields(int status)
 {
 	/* A 405 lists the methods there are (RFC 9110 15.5.6). */
-	return status == 405 ? "Allow: GET, POST\r\n" : "";
+	if (status == 405)
+		return "Allow: GET, POST\r\n";
+	return status == 503 ? "Retry-After: 1\r\n" : "";
 }
 
 const char *http_reason(int status)
@@ -245,4 +247,14 @@ const char *http_reason(int status)
 	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
+}
+
+bool http_is_blank(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != '\r' && buf[i] != '\n')
+			return false;
+	return true;
 }

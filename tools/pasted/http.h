@@ -59,6 +59,12 @@ struct http_req {
 int http_parse(const char *buf, size_t len, struct http_req *req);
 
 /**
+ * http_is_blank() - whether @buf holds nothing but line ends (CR, LF), as a
+ *	client may send after a body; true for no bytes at all
+ */
+bool http_is_blank(const char *buf, size_t len);
+
+/**
  * http_status_fields() - header fields a response of @status must carry
  *
  * Return: CRLF-terminated lines ("Allow: GET, POST\r\n" for 405), or "".

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The epoll loop. A round: wait, receive from every ready connection,
- * housekeeping, one group commit, then settle and answer every connection
- * the round touched.
+ * The epoll loop: wait, receive from every ready connection, then the
+ * round's end (round.c); answers are sent at once, and what does not fit
+ * waits for EPOLLOUT.
  */
 #include <errno.h>
 #include <sys/epoll.h>
@@ -21,16 +21,9 @@ static void conn_read(struct server *s, struct conn *c)
 	int rounds;
 
 	for (rounds = 0; rounds < ROUNDS && conn_wants_input(c); rounds++) {
+		if (conn_rx_prepare(s, c))
+			break;
 		if (s->store->rx == RX_PASTE) {
-			/* A round consumes up to QMAX references: make room. */
-			if (paste_make_room(s, c)) {
-				c->closing = true;
-				break;
-			}
-			if (c->qn == QMAX && !paste_compact(s, c)) {
-				bad_request(s, c, 431);
-				break;
-			}
 			got = paste_recv(c->fd, refs, QMAX - c->qn, &n, MSG_DONTWAIT);
 			if (got == -ENOBUFS) {
 				paste_starved(s, c);
@@ -78,6 +71,13 @@ static void accept_all(struct server *s)
 	int fd;
 
 	while ((fd = accept4(s->lsn, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		int err = fault_hit(&s->faults, FAULT_ACCEPT);
+
+		if (err) {
+			close(fd);
+			errno = err;
+			break;
+		}
 		c = conn_new(s, fd);
 		if (!c)
 			continue;
@@ -96,23 +96,18 @@ static void accept_resume(struct server *s)
 }
 
 /*
- * After the commit: settle, send, then wait for what the connection needs
- * next: to send the rest, to receive, or (stalled, starved) nothing.
+ * Send, then wait for what the connection needs next: to send the rest
+ * (EPOLLOUT: a blocked connection costs nothing until it can take more),
+ * to receive, or (stalled, starved) nothing.
  */
-static void answer(struct server *s, struct conn *c, unsigned int *requeue)
+static void answer(struct server *s, struct conn *c)
 {
 	struct epoll_event ev = { .data.fd = c->fd };
-	int err;
+	int err = conn_send(s, c);
 
-	c->touched = false;
-	conn_settle(s, c);
-	err = conn_send(s, c);
 	if (err == -EAGAIN) {
-		/* Sent again after the next wait (closing or not). */
 		ev.events = EPOLLOUT;
 		epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
-		c->touched = true;
-		s->touched[(*requeue)++] = c;
 		return;
 	}
 	if (err || c->closing) {
@@ -126,8 +121,7 @@ static void answer(struct server *s, struct conn *c, unsigned int *requeue)
 static int run(struct server *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN }, evs[256];
-	unsigned int k, requeue;
-	int i, n;
+	int i, n, err;
 
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0)
@@ -138,15 +132,10 @@ static int run(struct server *s)
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev);
 
 	while (!s->stop) {
-		n = epoll_wait(s->ep, evs, ARRAY_SIZE(evs), s->npending ? 0 : 1000);
+		n = epoll_wait(s->ep, evs, ARRAY_SIZE(evs),
+			       s->npending || s->ntouched ? 0 : 1000);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		/*
-		 * Seeded bug 5: the last round's answers went out before its
-		 * group commit, which runs only now.
-		 */
-		if (PASTE_SEEDED_BUG == 5 && commit(s))
-			return -EIO;
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			struct conn *c;
@@ -158,15 +147,9 @@ static int run(struct server *s)
 			else if ((c = s->conns[fd]))
 				conn_event(s, c, evs[i].events);
 		}
-		housekeeping(s);
-		if (PASTE_SEEDED_BUG != 5 && commit(s))
-			return -EIO;
-		requeue = 0;
-		for (k = 0; k < s->ntouched; k++)
-			answer(s, s->touched[k], &requeue);
-		s->ntouched = requeue;
-		if (need_checkpoint(s) && checkpoint(s))
-			return -EIO;
+		err = round_end(s);
+		if (err)
+			return err;
 	}
 	close(s->ep);
 	return s->fatal;
@@ -174,5 +157,6 @@ static int run(struct server *s)
 
 const struct event_loop epoll_loop = {
 	.run = run,
+	.answer = answer,
 	.accept_resume = accept_resume,
 };

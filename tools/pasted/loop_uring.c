@@ -2,14 +2,16 @@
 /*
  * The io_uring loop: receives (recvmsg with MSG_PASTE in paste mode), sends
  * and accepts are submitted in batches across connections. A round reaps
- * every completion, then housekeeping, one group commit, and for every
- * connection touched: settle, then one send or one receive in flight (the
- * output buffer must not move under a send).
+ * every completion, then the round's end (round.c); a connection has one
+ * send or one receive in flight. When the submission queue is full it is
+ * submitted and the entry taken again; what still finds none (the kernel
+ * refused the submission) is retried next round, never dropped.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -17,12 +19,26 @@ enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_SIGNAL, OP_TIMER };
 
 #define TAG(op, fd)	(((uint64_t)(op) << 32) | (uint32_t)(fd))
 
-static void arm(struct server *s, int op, int fd, void *buf, size_t len)
+/* A submission queue entry, submitting the queue when it is full. */
+static struct io_uring_sqe *sqe_get(struct server *s)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
-	if (!sqe)
-		return;
+	if (!sqe && io_uring_submit(&s->ring) >= 0)
+		sqe = io_uring_get_sqe(&s->ring);
+	return sqe;
+}
+
+/* Submit @op; false when no entry was free (try again next round). */
+static bool arm(struct server *s, int op, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = sqe_get(s);
+
+	if (!sqe) {
+		if (op == OP_ACCEPT || op == OP_TIMER)
+			s->unarmed |= 1U << op;
+		return false;
+	}
 	if (op == OP_ACCEPT)
 		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
 	else if (op == OP_TIMER)
@@ -32,19 +48,20 @@ static void arm(struct server *s, int op, int fd, void *buf, size_t len)
 	else
 		io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, TAG(op, fd));
+	return true;
 }
 
 static void arm_recv(struct server *s, struct conn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (s->store->rx == RX_PASTE && paste_make_room(s, c)) {
-		c->closing = true;
+	if (conn_rx_prepare(s, c))
+		return;
+	sqe = sqe_get(s);
+	if (!sqe) {
+		touch(s, c);
 		return;
 	}
-	sqe = io_uring_get_sqe(&s->ring);
-	if (!sqe)
-		return;
 	if (s->store->rx == RX_PASTE) {
 		memset(&c->msg, 0, sizeof(c->msg));
 		c->iov.iov_base = NULL;
@@ -112,6 +129,10 @@ static void complete(struct server *s, uint64_t tag, int res)
 		arm(s, OP_TIMER, -1, NULL, 0);
 		break;
 	case OP_ACCEPT:
+		if (res >= 0 && fault_hit(&s->faults, FAULT_ACCEPT)) {
+			close(res);
+			res = -EMFILE;
+		}
 		if (res >= 0 && (c = conn_new(s, res)))
 			touch(s, c);
 		if (res >= 0 || !accept_pause(s, -res))
@@ -127,12 +148,9 @@ static void complete(struct server *s, uint64_t tag, int res)
 		if (!c)
 			break;
 		c->send_busy = false;
-		if (res < 0)
-			c->closing = true;
-		else
-			c->out_sent += res;
-		if (c->out_sent == c->out_len)
-			conn_sent(s, c);
+		if (fault_hit(&s->faults, FAULT_SEND))
+			res = -ECONNRESET;
+		conn_send_done(s, c, res);
 		touch(s, c);
 		break;
 	}
@@ -140,14 +158,12 @@ static void complete(struct server *s, uint64_t tag, int res)
 
 static void answer(struct server *s, struct conn *c)
 {
-	c->touched = false;
-	conn_settle(s, c);
-	/* A full queue of references and still no complete request. */
-	if (s->store->rx == RX_PASTE && c->qn == QMAX && conn_wants_input(c) &&
-	    !paste_compact(s, c))
-		bad_request(s, c, 431);
 	if (c->out_len > c->out_sent && !c->send_busy) {
-		arm(s, OP_SEND, c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+		if (!arm(s, OP_SEND, c->fd, c->out + c->out_sent,
+			 c->out_len - c->out_sent)) {
+			touch(s, c);
+			return;
+		}
 		c->send_busy = true;
 	}
 	if (c->closing && !c->send_busy && !c->recv_armed) {
@@ -166,7 +182,7 @@ static int run(struct server *s)
 {
 	struct signalfd_siginfo si;
 	struct io_uring_cqe *cqe;
-	unsigned int head, k, n;
+	unsigned int head, n;
 	int err;
 
 	err = io_uring_queue_init(4096, &s->ring, 0);
@@ -178,8 +194,21 @@ static int run(struct server *s)
 	arm(s, OP_TIMER, -1, NULL, 0);
 
 	while (!s->stop) {
-		err = io_uring_submit_and_wait(&s->ring, 1);
-		if (err < 0 && err != -EINTR)
+		if (s->unarmed & (1U << OP_ACCEPT) && !s->accept_paused) {
+			s->unarmed &= ~(1U << OP_ACCEPT);
+			arm(s, OP_ACCEPT, s->lsn, NULL, 0);
+		}
+		if (s->unarmed & (1U << OP_TIMER)) {
+			s->unarmed &= ~(1U << OP_TIMER);
+			arm(s, OP_TIMER, -1, NULL, 0);
+		}
+		/*
+		 * Connections left for the next round do not wait. -EBUSY and
+		 * -EAGAIN: completions must be reaped first, or the kernel is
+		 * short of memory for a moment; neither ends the server.
+		 */
+		err = io_uring_submit_and_wait(&s->ring, s->ntouched ? 0 : 1);
+		if (err < 0 && err != -EINTR && err != -EBUSY && err != -EAGAIN)
 			return err;
 		/* Reap the whole batch of completions first. */
 		n = 0;
@@ -189,14 +218,9 @@ static int run(struct server *s)
 		}
 		io_uring_cq_advance(&s->ring, n);
 
-		housekeeping(s);
-		if (commit(s))
-			return -EIO;
-		for (k = 0; k < s->ntouched; k++)
-			answer(s, s->touched[k]);
-		s->ntouched = 0;
-		if (need_checkpoint(s) && checkpoint(s))
-			return -EIO;
+		err = round_end(s);
+		if (err)
+			return err;
 	}
 	io_uring_queue_exit(&s->ring);
 	return s->fatal;
@@ -204,5 +228,6 @@ static int run(struct server *s)
 
 const struct event_loop uring_loop = {
 	.run = run,
+	.answer = answer,
 	.accept_resume = accept_resume,
 };

@@ -236,6 +236,10 @@ int main(int argc, char **argv)
 
 	if (!s || parse_args(argc, argv, &s->opt))
 		return 2;
+	if (fault_plan_parse(&s->faults, getenv("PASTED_FAULTS"))) {
+		fprintf(stderr, "pasted: PASTED_FAULTS: expected point=N[+K],...\n");
+		return 2;
+	}
 	s->store = storage_modes[s->opt.mode];
 	s->loop = s->opt.uring ? &uring_loop : &epoll_loop;
 	s->logfd = -1;

@@ -28,6 +28,19 @@ size_t paste_queued(const struct conn *c)
 	return n - c->qoff;
 }
 
+/* Whether the queued bytes are only line ends (see http_is_blank()). */
+bool paste_queued_blank(const struct server *s, const struct conn *c)
+{
+	uint32_t off = c->qoff;
+	unsigned int i;
+
+	for (i = 0; i < c->qn; i++, off = 0)
+		if (!http_is_blank(s->data.map + c->q[i].offset + off,
+				   c->q[i].len - off))
+			return false;
+	return true;
+}
+
 /*
  * Consume @len bytes of the queue, describing them in @at: one piece per
  * reference, at most QMAX. Consumed references go to @done, which must

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "fault.h"
 #include "http.h"
 #include "kv.h"
 #include "libpaste.h"
@@ -112,6 +113,8 @@ struct conn {
 	/* responses, sent after the group commit */
 	char *out;
 	size_t out_len, out_cap, out_sent;
+	char *out_sending;		/* io_uring: a buffer @out moved away
+					 * from while a send points into it */
 };
 
 struct stats {
@@ -170,10 +173,13 @@ extern const struct storage_ops *const storage_modes[M_COUNT];
 /**
  * struct event_loop - epoll or io_uring
  * @run: serve until stopped; 0, or why the loop failed
+ * @answer: after the round's commit: send what @c has queued, close it, or
+ *	wait for what it needs next (readiness, or a submitted operation)
  * @accept_resume: accept again after accept_pause() stopped it
  */
 struct event_loop {
 	int (*run)(struct server *s);
+	void (*answer)(struct server *s, struct conn *c);
 	void (*accept_resume)(struct server *s);
 };
 
@@ -216,8 +222,13 @@ struct server {
 	struct __kernel_timespec tick;	/* io_uring loop: timer period */
 	bool accept_paused;		/* out of descriptors */
 	struct io_uring ring;
+	unsigned int unarmed;		/* io_uring: accept, timer to submit
+					 * again (no entry was free) */
 	bool stop;
 	int fatal;			/* why the loop stopped, if it failed */
+	int ckpt_err;			/* the last checkpoint failed: writes
+					 * get 503 until one succeeds */
+	struct fault_plan faults;	/* test builds: calls made to fail */
 	struct stats st;
 };
 
@@ -233,6 +244,8 @@ static inline bool conn_backlogged(const struct conn *c)
 struct conn *conn_new(struct server *s, int fd);
 void conn_close(struct server *s, struct conn *c);
 int conn_send(struct server *s, struct conn *c);
+void conn_send_done(struct server *s, struct conn *c, int res);
+int conn_rx_prepare(struct server *s, struct conn *c);
 void conn_input(struct server *s, struct conn *c, ssize_t got,
 		const struct paste_ref *refs, unsigned int nrefs);
 void conn_process(struct server *s, struct conn *c);
@@ -241,7 +254,7 @@ bool conn_wants_input(const struct conn *c);
 void conn_sent(struct server *s, struct conn *c);
 int conn_rx_room(struct server *s, struct conn *c, char **p, size_t *n);
 void touch(struct server *s, struct conn *c);
-void housekeeping(struct server *s);
+void housekeeping(struct server *s, uint64_t now, bool tick);
 void handle_request(struct server *s, struct conn *c,
 		    const struct http_req *req, struct located *at,
 		    const char *body);
@@ -251,6 +264,7 @@ bool accept_pause(struct server *s, int err);
 
 /* paste_rx.c */
 size_t paste_queued(const struct conn *c);
+bool paste_queued_blank(const struct server *s, const struct conn *c);
 void paste_process(struct server *s, struct conn *c);
 int paste_settle(struct server *s, struct conn *c, bool final);
 int paste_make_room(struct server *s, struct conn *c);
@@ -268,6 +282,7 @@ int store_post(struct server *s, const struct http_req *req,
 int commit(struct server *s);
 int checkpoint(struct server *s);
 bool need_checkpoint(const struct server *s);
+void checkpoint_if_needed(struct server *s, bool tick);
 int value_read(struct server *s, const struct kv_val *v, char *dst);
 
 /* store_log.c */
@@ -275,6 +290,9 @@ bool log_is_empty(const char *path);
 
 /* store_wal.c */
 int chunk_alloc(struct server *s, uint64_t *off);
+
+/* round.c */
+int round_end(struct server *s);
 
 /* snapshot.c */
 int snapshot_write(struct server *s);

@@ -13,6 +13,35 @@
 #include "server.h"
 
 /*
+ * A new file for the snapshot, never one a failed attempt wrote: after a
+ * failed fsync() the kernel may have dropped the dirty pages and their
+ * error, so a later fsync() of the same file could report success for
+ * data that never reached the disk.
+ */
+static FILE *snapshot_create(struct server *s, const char *tmp)
+{
+	int fd, err = fault_hit(&s->faults, FAULT_SNAPSHOT_OPEN);
+	FILE *f;
+
+	if (err) {
+		errno = err;
+		return NULL;
+	}
+	if (unlink(tmp) && errno != ENOENT)
+		return NULL;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return f;
+}
+
+/*
  * Copy every live value to the heap (the log and its buffers are about to
  * be emptied) and write them to pasted.snapshot, atomically by rename.
  */
@@ -25,7 +54,7 @@ int snapshot_write(struct server *s)
 
 	snprintf(tmp, sizeof(tmp), "%s/pasted.snapshot.tmp", s->opt.dir);
 	snprintf(path, sizeof(path), "%s/pasted.snapshot", s->opt.dir);
-	f = fopen(tmp, "w");
+	f = snapshot_create(s, tmp);
 	if (!f)
 		return -errno;
 	for (i = 0; i < s->kv.cap && !err; i++) {
@@ -58,9 +87,14 @@ int snapshot_write(struct server *s)
 		    (v->len && fwrite(v->heap, v->len, 1, f) != 1))
 			err = -EIO;
 	}
-	if (fflush(f) || fsync(fileno(f)))
-		err = err ? err : -errno;
-	fclose(f);
+	if (!err && fault_hit(&s->faults, FAULT_SNAPSHOT_WRITE))
+		err = -ENOSPC;
+	if (!err && (fflush(f) || fsync(fileno(f))))
+		err = -errno;
+	if (!err && fault_hit(&s->faults, FAULT_SNAPSHOT_FSYNC))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
 	if (err)
 		return err;
 	if (rename(tmp, path))

@@ -24,16 +24,28 @@ const struct storage_ops *const storage_modes[M_COUNT] = {
 	[M_PASTE] = &paste_ops,
 };
 
+/*
+ * Stage a POST's value for the round's commit. A full batch (-EBUSY) is
+ * committed now, a full log (-ENOSPC) checkpointed. While checkpoints fail
+ * a full log stays full: -ENOSPC, which the client sees as 503.
+ */
 int store_post(struct server *s, const struct http_req *req,
 	       struct located *at, const char *body)
 {
 	struct kv_val v = { .len = req->body_len };
 	int err = s->store->stage(s, req, at, body, &v);
 
-	if (err == -ENOSPC) {
+	if (err == -EBUSY) {
+		err = commit(s);
+		if (!err)
+			err = s->store->stage(s, req, at, body, &v);
+	}
+	if (err == -ENOSPC && !s->ckpt_err) {
 		err = checkpoint(s);
 		if (!err)
 			err = s->store->stage(s, req, at, body, &v);
+		else
+			err = -ENOSPC;
 	}
 	return err ? err : kv_put(&s->kv, req->key, req->key_len, &v);
 }
@@ -63,12 +75,29 @@ int checkpoint(struct server *s)
 		err = s->store->truncate(s);
 	if (!err)
 		s->st.checkpoints++;
+	if (err && !s->ckpt_err)
+		fprintf(stderr, "pasted: checkpoint: %s; writes get 503 once the log is full, until a checkpoint succeeds (retried every second)\n",
+			strerror(-err));
+	else if (!err && s->ckpt_err)
+		fprintf(stderr, "pasted: checkpoint succeeded again\n");
+	s->ckpt_err = err;
 	return err;
 }
 
 bool need_checkpoint(const struct server *s)
 {
 	return s->store->need_checkpoint && s->store->need_checkpoint(s);
+}
+
+/*
+ * At the end of a round: checkpoint when the log is filling up. A failure
+ * does not stop the server: the log keeps what was acknowledged, reads are
+ * served, and the checkpoint is tried again once a second (@tick).
+ */
+void checkpoint_if_needed(struct server *s, bool tick)
+{
+	if (need_checkpoint(s) && (!s->ckpt_err || tick))
+		checkpoint(s);
 }
 
 /* Copy value @v to @dst (v->len bytes). */

@@ -201,6 +201,8 @@ struct paste_wal_rec {
  * @payload_durable: opened with %PASTE_WAL_PAYLOAD_DURABLE
  * @staged: records added since the last commit
  * @nr_staged: number of entries in @staged
+ * @open_from: index in @staged of the first piece of the record still
+ *	being staged; @nr_staged when every staged record is complete
  * @dropped: entries paste_wal_recover() found after the last complete
  *	record and cleared: a torn commit (never acknowledged) or a reset a
  *	crash interrupted (its records are in the checkpoint)
@@ -219,6 +221,7 @@ struct paste_wal {
 	bool payload_durable;
 	struct paste_wal_rec staged[PASTE_WAL_MAX_STAGED];
 	uint32_t nr_staged;
+	uint32_t open_from;
 	uint32_t dropped;
 };
 
@@ -265,7 +268,14 @@ void paste_wal_close(struct paste_wal *w);
  * @len: length, 1 to %PASTE_WAL_MAX_LEN
  * @more: the record continues with the next piece
  *
- * Return: 0, -ENOSPC when the log is full (checkpoint), -EINVAL.
+ * A record is staged whole or not at all: when a piece cannot be staged,
+ * the pieces staged before it for the same record are unstaged too, and
+ * paste_wal_commit() never writes a record whose last piece is not staged
+ * yet. A failure leaves the log as if the record had never been begun.
+ *
+ * Return: 0; -EBUSY when this commit's batch is full (commit, then stage
+ * the record again); -ENOSPC when the log is full (checkpoint); -E2BIG for
+ * a record of more than %PASTE_WAL_MAX_PIECES pieces; -EINVAL.
  */
 int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
 		  bool more);
@@ -276,7 +286,9 @@ int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
  *
  * Flushes every staged payload, fences, writes the entries, flushes them and
  * fences again (with %PASTE_WAL_PAYLOAD_DURABLE, only the entry steps).
- * Only after this returns may the records be acknowledged.
+ * Only after this returns may the records be acknowledged. A record still
+ * being staged (its last piece had @more set) stays staged for the next
+ * commit.
  *
  * Return: number of entries committed.
  */

@@ -195,6 +195,16 @@ void paste_wal_close(struct paste_wal *w)
 	w->fd = -1;
 }
 
+/*
+ * A piece of a record cannot be staged: drop the pieces of that record
+ * staged before it, so that no commit writes a record without its end.
+ */
+static int wal_unstage_open(struct paste_wal *w, int err)
+{
+	w->nr_staged = w->open_from;
+	return err;
+}
+
 int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
 		  bool more)
 {
@@ -202,20 +212,25 @@ int paste_wal_add(struct paste_wal *w, uint64_t offset, uint32_t len,
 
 	if (!len || len > PASTE_WAL_MAX_LEN || offset > PASTE_WAL_MAX_OFFSET ||
 	    offset > w->data_len || len > w->data_len - offset)
-		return -EINVAL;
-	if (w->nr_staged == PASTE_WAL_MAX_STAGED ||
-	    w->tail + w->nr_staged >= w->capacity)
-		return -ENOSPC;
+		return wal_unstage_open(w, -EINVAL);
+	if (w->nr_staged - w->open_from == PASTE_WAL_MAX_PIECES)
+		return wal_unstage_open(w, -E2BIG);
+	if (w->tail + w->nr_staged >= w->capacity)
+		return wal_unstage_open(w, -ENOSPC);
+	if (w->nr_staged == PASTE_WAL_MAX_STAGED)
+		return wal_unstage_open(w, -EBUSY);
 	rec = &w->staged[w->nr_staged++];
 	rec->offset = offset;
 	rec->len = len;
 	rec->more = more;
+	if (!more)
+		w->open_from = w->nr_staged;
 	return 0;
 }
 
 int paste_wal_commit(struct paste_wal *w)
 {
-	uint32_t i, n = w->nr_staged;
+	uint32_t i, n = w->open_from;
 
 	if (!n)
 		return 0;
@@ -238,7 +253,11 @@ int paste_wal_commit(struct paste_wal *w)
 		paste_fence();
 	w->tail += n;
 	w->committed = w->tail;
-	w->nr_staged = 0;
+	/* The record still being staged goes in the next commit. */
+	memmove(w->staged, w->staged + n,
+		(w->nr_staged - n) * sizeof(w->staged[0]));
+	w->nr_staged -= n;
+	w->open_from = 0;
 	return n;
 }
 
@@ -327,7 +346,7 @@ int paste_wal_recover(struct paste_wal *w,
 	}
 	paste_fence();
 	w->tail = w->committed = end;
-	w->nr_staged = 0;
+	w->nr_staged = w->open_from = 0;
 	return records;
 }
 
@@ -362,6 +381,6 @@ int paste_wal_reset(struct paste_wal *w)
 	}
 	paste_crash_mark(3);
 	w->tail = w->committed = 0;
-	w->nr_staged = 0;
+	w->nr_staged = w->open_from = 0;
 	return 0;
 }
