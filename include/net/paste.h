@@ -24,6 +24,7 @@ struct paste_rxq;
  * @cursor: the call's control buffer just past the reference
  * @len: where the reference's length lies in the control buffer
  * @slot: the buffer
+ * @start: where in the buffer the last reference begins
  * @used: bytes in the buffer
  * @open: with %PASTE_REGION_PACK, later calls may append to the buffer,
  *	with references of their own, while the socket holds it
@@ -33,6 +34,7 @@ struct paste_pack {
 	void __user *cursor;
 	u32 __user *len;
 	u32 slot;
+	u32 start;
 	u32 used;
 	bool open;
 };

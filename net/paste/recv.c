@@ -259,20 +259,25 @@ static int paste_extend(struct sock *sk, struct paste_region *r,
 	err = paste_copy(r, skb, offset, off, len);
 	if (err)
 		return err;
-	if (put_user(pack->used + len, pack->len))
+	if (put_user(pack->used + len - pack->start, pack->len))
 		return -EFAULT;
 	pack->used += len;
 	return len;
 }
 
-/* Remember the buffer a copy went to last, and the reference it got. */
+/*
+ * Remember the buffer a copy went to last, and the reference it got:
+ * @ref's bytes end the buffer's @used.
+ */
 static void paste_pack_set(struct paste_pack *pack, const struct msghdr *msg,
-			   u32 __user *ref_len, u32 slot, u32 used, bool open)
+			   u32 __user *ref_len, const struct paste_ref *ref,
+			   u32 used, bool open)
 {
 	pack->msg = ref_len ? msg : NULL;
 	pack->cursor = msg->msg_control_user;
 	pack->len = ref_len;
-	pack->slot = slot;
+	pack->slot = ref->token;
+	pack->start = used - ref->len;
 	pack->used = used;
 	pack->open = open;
 }
@@ -306,8 +311,7 @@ static int paste_append(struct sock *sk, struct paste_region *r,
 	err = paste_give_ref(sk, msg, &ref);
 	if (err)
 		return err;
-	paste_pack_set(pack, msg, ref_len, pack->slot, pack->used + ref.len,
-		       true);
+	paste_pack_set(pack, msg, ref_len, &ref, pack->used + ref.len, true);
 	return ref.len;
 }
 
@@ -339,7 +343,7 @@ static int paste_place(struct sock *sk, struct paste_region *r,
 	if (err)
 		goto err_free;
 
-	paste_pack_set(pack, msg, ref_len, slot, ref.len,
+	paste_pack_set(pack, msg, ref_len, &ref, ref.len,
 		       r->flags & PASTE_REGION_PACK);
 	return ref.len;
 

@@ -155,5 +155,11 @@ rm -rf "${dir:?}"/pasted.*
 "$pasted" -m paste -p $((port + 1)) -d "$dir" -r 8 --allow-nosync > "$dir/log" 2>&1
 check "paste mode on a kernel without PASTE exits 1" 1 $?
 check "and says why" 1 "$(grep -c 'this kernel has no PASTE' "$dir/log")"
+# A device writes zero-copy payloads without the kernel writing them back:
+# with --kernel-flush they would be acknowledged before they are durable.
+"$pasted" -m paste --kernel-flush --zero-copy lo -d "$dir" --allow-nosync \
+	> "$dir/log" 2>&1
+check "--kernel-flush with --zero-copy is refused" 2 $?
+check "and says why" 1 "$(grep -c 'kernel-flush.*zero-copy.*durable' "$dir/log")"
 echo "# Totals: pass:$((n - fail)) fail:$fail"
 [ $fail = 0 ]

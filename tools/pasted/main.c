@@ -84,7 +84,7 @@ static void usage(FILE *f)
 "                       up to the page size (the page size)\n"
 "      --kernel-flush   paste mode: the kernel makes payloads durable as it\n"
 "                       places them (PASTE_REGION_DURABLE); commits write\n"
-"                       only WAL entries\n"
+"                       only WAL entries. Not with --zero-copy\n"
 "      --idle-timeout S     close a connection that sent nothing for S\n"
 "                       seconds (60)\n"
 "      --request-timeout S  answer 408 and close when a request is not\n"
@@ -221,6 +221,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->kernel_flush && o->mode != M_PASTE) {
 		fprintf(stderr, "pasted: --kernel-flush needs --mode paste\n");
+		return -1;
+	}
+	if (o->kernel_flush && o->rx_ifname) {
+		fprintf(stderr, "pasted: --kernel-flush with --zero-copy: the kernel does not write back what a device places, so payloads would be acknowledged before they are durable; leave out --kernel-flush\n");
 		return -1;
 	}
 	return 0;
