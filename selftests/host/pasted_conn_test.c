@@ -24,7 +24,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "paste_sock.h"
+#include "libpaste.h"
+#include "paste_util.h"
 
 #ifndef PASTED_BIN
 #define PASTED_BIN "pasted"
@@ -1022,6 +1023,139 @@ TEST_F(faults, full_batch_is_committed_whole_not_checkpointed)
 	EXPECT_EQ(0, value_is(self->port, "t1022", 1, 'x'));
 	free(reqs);
 	free(buf);
+}
+
+/* Whether pasted's log in @dir says @what. */
+static bool log_says(const char *dir, const char *what)
+{
+	char path[128], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, what);
+	fclose(f);
+	return found;
+}
+
+/* Run pasted to its exit with @args after the usual ones: its status. */
+static int run_to_exit(const char *dir, const char *const *args)
+{
+	const char *bin = getenv("PASTED") ? getenv("PASTED") : PASTED_BIN;
+	const char *argv[16] = { bin, "-m", "memcpy", "-p", "1", "-d", dir,
+				 "-r", "8", "--allow-nosync" };
+	char log[128];
+	int argc = 10, status, fd;
+	pid_t pid;
+
+	while (args && *args && argc < 15)
+		argv[argc++] = *args++;
+	snprintf(log, sizeof(log), "%s/log", dir);
+	pid = fork();
+	if (!pid) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * A WAL damaged by a bug (a record that is not a request, as the joined
+ * records of a half-committed checkpoint were): start-up refuses and says
+ * where, and --truncate-wal drops that record and the ones after it, saying
+ * so. Before, every start failed with EINVAL and nothing said what to do.
+ */
+TEST_F(faults, damaged_wal_is_named_and_can_be_truncated)
+{
+	const char *const trunc[] = { "--truncate-wal", "1", NULL };
+	char path[128];
+	struct paste_region data;
+	struct paste_wal wal;
+	int fd;
+
+	self->pid = start("memcpy", variant->loop, self->dir, &self->port);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(201, post_value(fd, "a", 100, 'a'));
+	close(fd);
+	ASSERT_EQ(0, stop(self->pid));
+	self->pid = 0;
+	/* A second record, valid as entries, whose bytes are no request. */
+	snprintf(path, sizeof(path), "%s/pasted.data", self->dir);
+	ASSERT_EQ(0, paste_region_open(&data, path, PASTE_MAP_ALLOW_NOSYNC));
+	snprintf(path, sizeof(path), "%s/pasted.wal", self->dir);
+	ASSERT_EQ(0, paste_wal_open(&wal, path, 0, data.map, data.len,
+				    PASTE_MAP_ALLOW_NOSYNC));
+	ASSERT_EQ(1, paste_wal_recover(&wal, NULL, NULL));
+	memcpy(data.map + data.len / 2, "not a request\r\n\r\n", 17);
+	ASSERT_EQ(0, paste_wal_add(&wal, data.len / 2, 17, false));
+	ASSERT_EQ(1, paste_wal_commit(&wal));
+	paste_wal_close(&wal);
+	paste_region_close(&data);
+
+	EXPECT_EQ(1, run_to_exit(self->dir, NULL));
+	EXPECT_TRUE(log_says(self->dir, "record at entry 1 ")) TH_LOG("where?");
+	EXPECT_TRUE(log_says(self->dir, "--truncate-wal 1")) TH_LOG("what to do?");
+	self->pid = start_limited("memcpy", variant->loop, self->dir, &self->port,
+				  0, 0, trunc);
+	ASSERT_LT(0, self->pid);
+	EXPECT_TRUE(log_says(self->dir, "dropped 1 entries"));
+	EXPECT_EQ(0, value_is(self->port, "a", 100, 'a'));
+}
+
+/*
+ * readmmap on a 1 MiB log area: 16 connections hold its 16 receive chunks
+ * (the one start()'s probe took comes back with the first checkpoint). More
+ * connections are refused (closed at once), and a checkpoint cannot help,
+ * as it frees no chunk a connection holds: there must be none. Each
+ * refused connection used to write a snapshot (210 for 200 of them).
+ */
+TEST_F(faults, refused_connections_cost_no_checkpoint)
+{
+	const char *const small[] = { "-r", "1", NULL };
+	int fds[16], i, k, fd, refused = 0;
+	char buf[64];
+
+	self->pid = start_limited("readmmap", variant->loop, self->dir,
+				  &self->port, 0, 0, small);
+	ASSERT_LT(0, self->pid);
+	for (i = 0; i < 16; i++) {
+		/* Until pasted has closed the probe, the last is refused. */
+		for (k = 0; k < 50; k++) {
+			fds[i] = conn(self->port);
+			ASSERT_LE(0, fds[i]);
+			if (!served(fds[i]))
+				break;
+			close(fds[i]);
+			usleep(100000);
+		}
+		ASSERT_GT(50, k) TH_LOG("connection %d never served", i);
+	}
+	for (i = 0; i < 200; i++) {
+		fd = conn(self->port);
+		ASSERT_LE(0, fd);
+		refused += recv(fd, buf, sizeof(buf), 0) == 0;
+		close(fd);
+	}
+	EXPECT_EQ(200, refused);
+	for (i = 0; i < 16; i++) {
+		EXPECT_EQ(0, served(fds[i])) TH_LOG("connection %d", i);
+		close(fds[i]);
+	}
+	EXPECT_EQ(0, stop(self->pid));
+	self->pid = 0;
+	/* A few while the connections fill the area; none per refusal. */
+	EXPECT_GE(8, checkpoints_at_exit(self->dir));
 }
 
 #define SMALL_WAL	"1024"

@@ -155,6 +155,18 @@ rm -rf "${dir:?}"/pasted.*
 "$pasted" -m paste -p $((port + 1)) -d "$dir" -r 8 --allow-nosync > "$dir/log" 2>&1
 check "paste mode on a kernel without PASTE exits 1" 1 $?
 check "and says why" 1 "$(grep -c 'this kernel has no PASTE' "$dir/log")"
+# A log of zeroes, as a crash left it between creating the file and
+# writing its header (before logs were created under another name and
+# renamed), held nothing: it is created anew, not refused for ever.
+rm -rf "${dir:?}"/pasted.*
+head -c 8388608 /dev/zero > "$dir/pasted.log"
+start fsync epoll 8
+check "fsync: a log of zeroes is created anew" 0 $?
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary z \
+	"http://127.0.0.1:$port/z")
+check "fsync: and takes a POST" 201 "$code"
+kill -TERM $pid; wait $pid
+
 # A device writes zero-copy payloads without the kernel writing them back:
 # with --kernel-flush they would be acknowledged before they are durable.
 "$pasted" -m paste --kernel-flush --zero-copy lo -d "$dir" --allow-nosync \

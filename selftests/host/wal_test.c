@@ -305,6 +305,88 @@ TEST_F(wal, full_log_is_enospc)
 	EXPECT_EQ(4096, self->w.tail + self->w.nr_staged);
 }
 
+/* Write @len bytes of @byte as the file @path, replacing it. */
+static int write_file(const char *path, size_t len, int byte)
+{
+	char buf[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	size_t done;
+
+	if (fd < 0)
+		return -1;
+	memset(buf, byte, sizeof(buf));
+	for (done = 0; done < len; done += sizeof(buf))
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			break;
+	close(fd);
+	return done < len ? -1 : 0;
+}
+
+/*
+ * A crash between allocating a new log and writing its header used to
+ * leave a file of zeroes that every later open refused (EINVAL). Such a
+ * log held nothing: it is created anew.
+ */
+TEST_F(wal, log_of_zeroes_is_created_anew)
+{
+	struct stat st;
+
+	paste_wal_close(&self->w);
+	ASSERT_EQ(0, stat(self->path, &st));
+	ASSERT_EQ(0, write_file(self->path, st.st_size, 0));
+	ASSERT_EQ(0, paste_wal_open(&self->w, self->path, 4096, self->data,
+				    DATA_LEN, PASTE_MAP_ALLOW_NOSYNC));
+	pm_attach(&self->w);
+	EXPECT_EQ(0, paste_wal_recover(&self->w, NULL, NULL));
+	EXPECT_EQ(0, paste_wal_add(&self->w, 0, 100, false));
+	EXPECT_EQ(1, paste_wal_commit(&self->w));
+	paste_wal_close(&self->w);
+	/* An empty file, as a crash right after open(O_CREAT) left. */
+	ASSERT_EQ(0, write_file(self->path, 0, 0));
+	EXPECT_EQ(0, paste_wal_open(&self->w, self->path, 4096, self->data,
+				    DATA_LEN, PASTE_MAP_ALLOW_NOSYNC));
+	EXPECT_EQ(4096, self->w.capacity);
+}
+
+/* Without a header but with an entry, it held records: refused, kept. */
+TEST_F(wal, log_without_header_but_with_entries_is_refused)
+{
+	struct stat st;
+	char zero[64] = { 0 };
+	int fd;
+
+	ASSERT_EQ(0, paste_wal_add(&self->w, 0, 100, false));
+	ASSERT_EQ(1, paste_wal_commit(&self->w));
+	paste_wal_close(&self->w);
+	fd = open(self->path, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)sizeof(zero), pwrite(fd, zero, sizeof(zero), 0));
+	close(fd);
+	EXPECT_EQ(-EINVAL, paste_wal_open(&self->w, self->path, 4096, self->data,
+					  DATA_LEN, PASTE_MAP_ALLOW_NOSYNC));
+	ASSERT_EQ(0, stat(self->path, &st));
+	EXPECT_LT(0, st.st_size);
+}
+
+/*
+ * A new log appears under its name only whole: what an interrupted
+ * creation left under the temporary name is replaced, and no temporary
+ * file stays.
+ */
+TEST_F(wal, new_log_replaces_a_leftover_of_an_interrupted_creation)
+{
+	char tmp[160];
+
+	paste_wal_close(&self->w);
+	ASSERT_EQ(0, unlink(self->path));
+	snprintf(tmp, sizeof(tmp), "%s.new", self->path);
+	ASSERT_EQ(0, write_file(tmp, 4096, 'x'));
+	ASSERT_EQ(0, paste_wal_open(&self->w, self->path, 1024, self->data,
+				    DATA_LEN, PASTE_MAP_ALLOW_NOSYNC));
+	EXPECT_EQ(1024, self->w.capacity);
+	EXPECT_EQ(-1, access(tmp, F_OK));
+}
+
 /*
  * The log fills in the middle of a record: its first pieces must not stay
  * staged, or the next commit (a checkpoint's) writes them with "more" set

@@ -176,23 +176,6 @@ static inline int tcp_connect(const struct sockaddr_storage *ss, socklen_t len)
 	return fd;
 }
 
-static inline int send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Deterministic test bytes: byte @i of stream @seed. */
 static inline unsigned char stream_byte(uint32_t seed, uint64_t i)
 {

@@ -14,10 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define PMEM_DIR "/mnt/pmem"
 #define CACHELINE 64
+
+/* Send all @len bytes of @buf: 0, or -1. */
+static inline int send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
 
 /*
  * CPU time process @pid has used, in clock ticks, or -1: a server that

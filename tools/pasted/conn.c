@@ -484,6 +484,7 @@ struct conn *conn_new(struct server *s, int fd)
 		}
 	}
 	s->conns[fd] = c;
+	s->nconns++;
 	return c;
 }
 
@@ -522,6 +523,7 @@ void conn_close(struct server *s, struct conn *c)
 	}
 	free(c->held);
 	s->conns[c->fd] = NULL;
+	s->nconns--;
 	close(c->fd);
 	if (s->store->rx == RX_HEAP)
 		free(c->in);

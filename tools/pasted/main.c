@@ -93,6 +93,9 @@ static void usage(FILE *f)
 "                       IF to the region, so that it receives straight\n"
 "                       into it (needs CAP_NET_ADMIN and a driver that\n"
 "                       can, e.g. virtio-net)\n"
+"      --truncate-wal E drop the WAL's entries from entry E on, saying\n"
+"                       how many, before recovery: the way past a damaged\n"
+"                       record that start-up names (those records are lost)\n"
 "  -q, --quiet          no summary at exit\n"
 "  -h, --help           this text\n"
 "POST /<key> stores the body durably before answering 201; GET /<key>\n"
@@ -115,6 +118,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "request-timeout", required_argument, NULL, 'T' },
 		{ "zero-copy", required_argument, NULL, 'Z' },
+		{ "truncate-wal", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -124,7 +128,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .mode = M_PASTE, .port = 8080, .dir = "/mnt/pmem",
 			       .region_len = 64ULL << 20, .wal_entries = 262144,
-			       .idle_ms = 60000, .request_ms = 10000 };
+			       .idle_ms = 60000, .request_ms = 10000,
+			       .truncate_wal = NO_TRUNCATE };
 	while ((ch = getopt_long(argc, argv, "m:l:p:d:r:w:qh", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
@@ -200,6 +205,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'Z':
 			o->rx_ifname = optarg;
 			break;
+		case 'W':
+			o->truncate_wal = strtoul(optarg, NULL, 10);
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -217,6 +225,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (o->rx_ifname && o->mode != M_PASTE) {
 		fprintf(stderr, "pasted: --zero-copy needs paste mode\n");
+		return -1;
+	}
+	if (o->truncate_wal != NO_TRUNCATE && o->mode < M_MEMCPY) {
+		fprintf(stderr, "pasted: --truncate-wal needs a mode with a WAL (memcpy, readmmap, paste)\n");
 		return -1;
 	}
 	if (o->kernel_flush && o->mode != M_PASTE) {

@@ -205,14 +205,15 @@ int paste_settle(struct server *s, struct conn *c, bool final)
  * is ours while we hold it: move the queued bytes forward into those
  * tails, as a compacting collector would, and give back the buffers that
  * end up empty. Legal requests then take at most one reference per slot,
- * plus one, whatever their segmentation. The moved bytes are written back
- * here when the payload is otherwise durable already (kernel flush); the
- * commit's fence orders them before the log entry. Returns the number of
- * queue entries freed.
+ * plus one, whatever their segmentation. When the payload is otherwise
+ * durable already (kernel flush), the moved bytes are written back and
+ * fenced here: that commit has no payload fence to order them before the
+ * log entry. Returns the number of queue entries freed.
  */
 unsigned int paste_compact(struct server *s, struct conn *c)
 {
 	unsigned int i, n = 1, freed = 0;
+	bool moved = false;
 
 	for (i = 1; i < c->qn; i++) {
 		struct paste_ref *dst = &c->q[n - 1], cur = c->q[i];
@@ -224,6 +225,7 @@ unsigned int paste_compact(struct server *s, struct conn *c)
 			memcpy(s->data.map + tail, s->data.map + cur.offset, k);
 			if (s->opt.kernel_flush)
 				paste_flush(s->data.map + tail, k);
+			moved = true;
 			dst->len += k;
 			cur.offset += k;
 			cur.len -= k;
@@ -241,6 +243,12 @@ unsigned int paste_compact(struct server *s, struct conn *c)
 	for (i = n; i < c->qn; i++)
 		c->keep[i] = false;
 	c->qn = n;
+	/*
+	 * With --kernel-flush the commit writes entries without a payload
+	 * fence (PASTE_WAL_PAYLOAD_DURABLE): the moved bytes get theirs here.
+	 */
+	if (s->opt.kernel_flush && moved)
+		paste_fence();
 	return freed;
 }
 

@@ -46,6 +46,7 @@ enum mode { M_NONE, M_FSYNC, M_FDATASYNC, M_MEMCPY, M_READMMAP, M_PASTE,
 #define REC_MAGIC	0x50415354U	/* fsync-mode log and snapshot record */
 #define REL_BATCH	32		/* buffers released per SIOCPASTE */
 #define REPLY_MAX	4096		/* --reply-bytes limit */
+#define NO_TRUNCATE	UINT32_MAX	/* no --truncate-wal */
 
 /* The flush checker's own test builds: a deliberately broken server. */
 #ifndef PASTE_SEEDED_BUG
@@ -67,6 +68,7 @@ struct options {
 	unsigned int request_ms;	/* ... or with a request this slow */
 	const char *rx_ifname;		/* paste: NIC whose queue 0 receives
 					 * into the region (zero copy) */
+	uint32_t truncate_wal;		/* drop WAL entries from here on */
 	bool quiet;
 };
 
@@ -193,6 +195,7 @@ struct server {
 	struct paste_region data;	/* region (paste) or log area */
 	struct paste_wal wal;
 	bool has_wal;
+	uint32_t wal_replayed;		/* entries recovery has replayed */
 	int logfd;			/* fsync modes */
 	uint64_t log_len;		/* where the next record goes */
 	uint64_t log_gen;		/* generation of valid records */
@@ -217,6 +220,7 @@ struct server {
 	int *pending;			/* descriptors with input to parse
 					 * next round */
 	unsigned int max_conn, ntouched, npending;
+	unsigned int nconns;		/* connections open */
 	int ep;				/* epoll loop */
 	uint64_t sweep_ms;		/* last look for timed-out connections */
 	struct __kernel_timespec tick;	/* io_uring loop: timer period */

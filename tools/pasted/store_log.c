@@ -91,22 +91,37 @@ static int log_write_hdr(int fd, uint64_t gen)
 	return pwrite(fd, &h, sizeof(h), 0) == sizeof(h) ? 0 : -EIO;
 }
 
-/* A new log: the header, then zeros written to @len bytes, durably. */
-static int log_create(int fd, uint64_t len)
+/*
+ * A new log's contents (paste_file_create() makes them durable and names
+ * the file): the header, then zeros written to @len bytes.
+ */
+static int log_init(int fd, uint64_t len, void *arg)
 {
 	static const char zero[1 << 16];
 	uint64_t off;
 	int err = log_write_hdr(fd, 1);
 
+	(void)arg;
 	for (off = LOG_HDR; !err && off < len; off += sizeof(zero)) {
 		size_t n = len - off < sizeof(zero) ? len - off : sizeof(zero);
 
 		if (pwrite(fd, zero, n, off) != (ssize_t)n)
 			err = -EIO;
 	}
-	if (!err && fsync(fd))
-		err = -errno;
 	return err;
+}
+
+/*
+ * No header and no first record: a creation that a crash interrupted
+ * (before logs were created under another name and renamed).
+ */
+static bool log_never_written(int fd, uint64_t size)
+{
+	static const char zero[LOG_HDR + 16];
+	char buf[LOG_HDR + 16];
+
+	return !size || (pread(fd, buf, sizeof(buf), 0) == sizeof(buf) &&
+			 !memcmp(buf, zero, sizeof(buf)));
 }
 
 /*
@@ -169,13 +184,18 @@ static int log_open(struct server *s)
 	int err;
 
 	snprintf(path, sizeof(path), "%s/pasted.log", s->opt.dir);
-	s->logfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->logfd < 0 || fstat(s->logfd, &st))
+	s->logfd = open(path, O_RDWR | O_CLOEXEC);
+	if (s->logfd < 0 && errno != ENOENT)
 		return -errno;
-	if (!st.st_size) {
-		err = log_create(s->logfd, s->opt.region_len);
-		if (err)
-			return err;
+	if (s->logfd >= 0 && fstat(s->logfd, &st))
+		return -errno;
+	if (s->logfd < 0 || log_never_written(s->logfd, st.st_size)) {
+		if (s->logfd >= 0)
+			close(s->logfd);
+		s->logfd = paste_file_create(path, s->opt.region_len, log_init,
+					     NULL);
+		if (s->logfd < 0)
+			return s->logfd;
 		s->log_gen = 1;
 		s->log_len = LOG_HDR;
 		return 0;

@@ -179,11 +179,28 @@ static int recover_record(void *arg, const struct paste_wal_rec *p,
 			s->data_tail = (p[i].offset + p[i].len + 63) & ~63ULL;
 	}
 	if (http_parse(buf, len, &req) != 1 || req.method != HTTP_POST ||
-	    req.header_len + req.body_len != len)
+	    req.header_len + req.body_len != len) {
+		fprintf(stderr, "pasted: %s/pasted.wal: the record at entry %u (%u entries, %zu bytes from data offset %llu) is not a POST request: the log is damaged, refusing to start; --truncate-wal %u drops it and every later record\n",
+			s->opt.dir, s->wal_replayed, n, len,
+			(unsigned long long)p[0].offset, s->wal_replayed);
 		return -EINVAL;
+	}
+	s->wal_replayed += n;
 	v.len = req.body_len;
 	err = body_pieces(&at, req.header_len, req.body_len, &v);
 	return err ? err : kv_put(&s->kv, req.key, req.key_len, &v);
+}
+
+/* --truncate-wal: the operator drops a damaged record and what follows. */
+static int wal_truncate(struct server *s)
+{
+	int n = paste_wal_truncate(&s->wal, s->opt.truncate_wal);
+
+	if (n < 0)
+		return n;
+	fprintf(stderr, "pasted: %s/pasted.wal: --truncate-wal %u dropped %d entries: the records they held are lost\n",
+		s->opt.dir, s->opt.truncate_wal, n);
+	return 0;
 }
 
 static int wal_open(struct server *s)
@@ -216,6 +233,11 @@ static int wal_open(struct server *s)
 	s->owned = calloc(s->wal.capacity, sizeof(*s->owned));
 	if (!s->owned)
 		return -ENOMEM;
+	if (s->opt.truncate_wal != NO_TRUNCATE) {
+		err = wal_truncate(s);
+		if (err)
+			return err;
+	}
 	records = paste_wal_recover(&s->wal, recover_record, s);
 	if (records == -EUCLEAN)
 		fprintf(stderr, "pasted: %s: valid entries lie past a lost one: acknowledged records were lost with it; refusing to start (the log is left as it is)\n",
@@ -240,10 +262,17 @@ static int data_read(struct server *s, const struct kv_val *v, char *dst)
 	return 0;
 }
 
+/*
+ * readmmap: the chunks connections receive into stay in use after a
+ * checkpoint, which frees log area only when some chunk is not one of
+ * them (with every chunk held, a checkpoint per round would free nothing).
+ */
 static bool data_need_checkpoint(const struct server *s)
 {
+	bool frees_area = !s->chunk_kept || s->nconns < s->data.len / CHUNK;
+
 	return s->wal.tail * 4 > s->wal.capacity * 3 ||
-	       s->data_tail * 4 > s->data.len * 3;
+	       (frees_area && s->data_tail * 4 > s->data.len * 3);
 }
 
 /*
@@ -286,7 +315,12 @@ int chunk_alloc(struct server *s, uint64_t *off)
 				return 0;
 			}
 		}
-		if (retried)
+		/*
+		 * A checkpoint frees the chunks no connection receives into:
+		 * none while every chunk has one. Refuse, then, rather than
+		 * write a snapshot per refused connection.
+		 */
+		if (retried || s->nconns >= s->data.len / CHUNK)
 			return -ENOSPC;
 		retried = true;
 		err = checkpoint(s);

@@ -44,6 +44,24 @@ struct paste_region {
 };
 
 /**
+ * paste_file_create() - create a file whole or not at all
+ * @path: the file; an existing file is replaced
+ * @len: its size: every block is allocated
+ * @init: writes the file's initial contents (a header), or NULL for zeroes
+ * @arg: passed to @init
+ *
+ * The file is written as @path.new, made durable, renamed to @path and the
+ * directory made durable: a crash at any point leaves either the old @path
+ * (or none) or the whole new file, never one whose header is missing. A
+ * @path.new left by an interrupted creation is replaced.
+ *
+ * Return: a read-write descriptor of the new file, or a negative errno
+ * (@init's, or of the calls above).
+ */
+int paste_file_create(const char *path, uint64_t len,
+		      int (*init)(int fd, uint64_t len, void *arg), void *arg);
+
+/**
  * paste_region_create() - create a region file of @len bytes and map it
  * @r: filled in on success
  * @path: the file; an existing file is replaced
@@ -51,7 +69,8 @@ struct paste_region {
  * @flags: %PASTE_MAP_ALLOW_NOSYNC or 0
  *
  * Every block is written with zeroes and the file is fsync()ed, so no hole
- * or unwritten extent is left for a page fault to allocate later.
+ * or unwritten extent is left for a page fault to allocate later; it is
+ * created with paste_file_create(), so a crash never leaves a short one.
  *
  * Return: 0, or -EOPNOTSUPP when MAP_SYNC is refused (not DAX) and
  * %PASTE_MAP_ALLOW_NOSYNC was not given, or another negative errno.
@@ -251,9 +270,11 @@ bool paste_wal_decode(uint64_t e, uint32_t epoch, const void *data,
  * @data_len: its length
  * @flags: %PASTE_MAP_ALLOW_NOSYNC, %PASTE_WAL_PAYLOAD_DURABLE or 0
  *
- * An existing log is not replayed; call paste_wal_recover().
+ * A missing log, or one without a header and without an entry (a creation
+ * a crash interrupted), is created with paste_file_create(). An existing
+ * log is not replayed; call paste_wal_recover().
  *
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno (-EINVAL: not a log of this version).
  */
 int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
 		   const void *data, uint64_t data_len, unsigned int flags);
@@ -317,6 +338,18 @@ int paste_wal_recover(struct paste_wal *w,
 		      int (*cb)(void *arg, const struct paste_wal_rec *pieces,
 				unsigned int n),
 		      void *arg);
+
+/**
+ * paste_wal_truncate() - drop every entry from @entry on, durably
+ * @w: the log, before paste_wal_recover()
+ * @entry: the first entry to drop
+ *
+ * The operator's way past a damaged record that recovery cannot skip: the
+ * records from there on are lost, and the caller says so.
+ *
+ * Return: the number of non-zero entries cleared, or -EINVAL.
+ */
+int paste_wal_truncate(struct paste_wal *w, uint32_t entry);
 
 /**
  * paste_wal_reset() - empty the log after a checkpoint

@@ -41,36 +41,37 @@ static int region_map(struct paste_region *r, unsigned int flags)
 	return err;
 }
 
-int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
-			unsigned int flags)
+/* Write zeroes: allocated, written blocks, not unwritten extents. */
+static int region_zero(int fd, uint64_t len, void *arg)
 {
 	static const char zero[65536];
 	uint64_t done = 0;
+
+	(void)arg;
+	while (done < len) {
+		size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
+		ssize_t w = pwrite(fd, zero, n, done);
+
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += w;
+	}
+	return 0;
+}
+
+int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
+			unsigned int flags)
+{
 	int err;
 
 	if (!len || len % (uint64_t)sysconf(_SC_PAGESIZE))
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
 	r->len = len;
-	r->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	r->fd = paste_file_create(path, len, region_zero, NULL);
 	if (r->fd < 0)
-		return -errno;
-	while (done < len) {
-		size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
-		ssize_t w = pwrite(r->fd, zero, n, done);
-
-		if (w <= 0) {
-			err = w < 0 ? -errno : -EIO;
-			goto err_close;
-		}
-		done += w;
-	}
-	if (fsync(r->fd)) {
-		err = -errno;
-		goto err_close;
-	}
+		return r->fd;
 	err = region_map(r, flags);
-err_close:
 	if (err) {
 		close(r->fd);
 		r->fd = -1;

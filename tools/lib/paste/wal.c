@@ -116,6 +116,37 @@ bool paste_wal_decode(uint64_t e, uint32_t epoch, const void *data,
 	       wal_check(rec, epoch, (const char *)data + rec->offset);
 }
 
+/* The header of a new log, written last (paste_file_create()). */
+static int wal_init(int fd, uint64_t len, void *arg)
+{
+	struct paste_wal_hdr hdr = { .version = WAL_VERSION, .epoch = 1 };
+
+	hdr.capacity = *(const uint32_t *)arg;
+	memcpy(hdr.magic, WAL_MAGIC, 8);
+	(void)len;
+	return pwrite(fd, &hdr, sizeof(hdr), 0) == sizeof(hdr) ? 0 : -EIO;
+}
+
+/*
+ * A log that never held an entry and has no header: what an older
+ * libpaste left when a crash came between allocating a new log and
+ * writing its header. It is created anew rather than refused for ever.
+ */
+static bool wal_never_written(int fd, uint64_t size)
+{
+	static const char zero[65536];
+	char buf[65536];
+	uint64_t off;
+	ssize_t n;
+
+	for (off = 0; off < size; off += n) {
+		n = pread(fd, buf, sizeof(buf), off);
+		if (n <= 0 || memcmp(buf, zero, n))
+			return false;
+	}
+	return true;
+}
+
 int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
 		   const void *data, uint64_t data_len, unsigned int flags)
 {
@@ -128,38 +159,22 @@ int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
 	w->payload_durable = flags & PASTE_WAL_PAYLOAD_DURABLE;
 	w->data = data;
 	w->data_len = data_len;
-	w->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (w->fd < 0)
+	w->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0 && errno != ENOENT)
 		return -errno;
-	if (fstat(w->fd, &st)) {
+	if (w->fd >= 0 && fstat(w->fd, &st)) {
 		err = -errno;
 		goto err_close;
 	}
-	if (!st.st_size) {
-		/* New log: allocate every block, header last. */
-		struct paste_wal_hdr hdr = { .version = WAL_VERSION,
-					     .capacity = capacity, .epoch = 1 };
-
-		if (!capacity) {
-			err = -EINVAL;
-			goto err_close;
-		}
+	if (w->fd < 0 || wal_never_written(w->fd, st.st_size)) {
+		if (w->fd >= 0)
+			close(w->fd);
+		if (!capacity)
+			return -EINVAL;
 		len = WAL_HDR_SIZE + (size_t)capacity * 8;
-		if (ftruncate(w->fd, len) || fsync(w->fd)) {
-			err = -errno;
-			goto err_close;
-		}
-		err = posix_fallocate(w->fd, 0, len);
-		if (err) {
-			err = -err;
-			goto err_close;
-		}
-		memcpy(hdr.magic, WAL_MAGIC, 8);
-		if (pwrite(w->fd, &hdr, sizeof(hdr), 0) != sizeof(hdr) ||
-		    fsync(w->fd)) {
-			err = -errno;
-			goto err_close;
-		}
+		w->fd = paste_file_create(path, len, wal_init, &capacity);
+		if (w->fd < 0)
+			return w->fd;
 		st.st_size = len;
 	}
 	len = st.st_size;
@@ -348,6 +363,24 @@ int paste_wal_recover(struct paste_wal *w,
 	w->tail = w->committed = end;
 	w->nr_staged = w->open_from = 0;
 	return records;
+}
+
+int paste_wal_truncate(struct paste_wal *w, uint32_t entry)
+{
+	uint32_t i;
+	int n = 0;
+
+	if (entry > w->capacity)
+		return -EINVAL;
+	for (i = entry; i < w->capacity; i++) {
+		if (!__atomic_load_n(&w->entries[i], __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&w->entries[i], 0, __ATOMIC_RELAXED);
+		n++;
+	}
+	paste_flush(&w->entries[entry], (w->capacity - entry) * sizeof(uint64_t));
+	paste_fence();
+	return n;
 }
 
 int paste_wal_reset(struct paste_wal *w)
