@@ -21,34 +21,12 @@ static void conn_read(struct server *s, struct conn *c)
 	int rounds;
 
 	for (rounds = 0; rounds < ROUNDS && conn_wants_input(c); rounds++) {
-		if (conn_rx_prepare(s, c))
+		if (s->store->rx->prepare(s, c))
 			break;
-		if (s->store->rx == RX_PASTE) {
-			got = paste_recv(c->fd, refs, QMAX - c->qn, &n, MSG_DONTWAIT);
-			if (got == -ENOBUFS) {
-				paste_starved(s, c);
-				break;
-			}
-			if (got == -EAGAIN)
-				break;
-			if (got < 0)
-				got = 0;
-		} else {
-			char *p;
-			size_t room;
-
-			if (conn_rx_room(s, c, &p, &room)) {
-				c->closing = true;
-				break;
-			}
-			got = recv(c->fd, p, room, MSG_DONTWAIT);
-			if (got < 0 && errno == EAGAIN)
-				break;
-			if (got < 0)
-				got = 0;
-			n = 0;
-		}
+		got = s->store->rx->recv(s, c, refs, &n);
 		conn_input(s, c, got, refs, n);
+		if (got < 0)
+			break;
 	}
 	touch(s, c);
 }

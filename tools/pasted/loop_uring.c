@@ -55,33 +55,14 @@ static void arm_recv(struct server *s, struct conn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (conn_rx_prepare(s, c))
+	if (s->store->rx->prepare(s, c))
 		return;
 	sqe = sqe_get(s);
 	if (!sqe) {
 		touch(s, c);
 		return;
 	}
-	if (s->store->rx == RX_PASTE) {
-		memset(&c->msg, 0, sizeof(c->msg));
-		c->iov.iov_base = NULL;
-		c->iov.iov_len = 1 << 30;
-		c->msg.msg_iov = &c->iov;
-		c->msg.msg_iovlen = 1;
-		c->msg.msg_control = c->ctrl;
-		c->msg.msg_controllen = CMSG_SPACE(sizeof(struct paste_ref)) *
-					(QMAX - c->qn);
-		io_uring_prep_recvmsg(sqe, c->fd, &c->msg, MSG_PASTE);
-	} else {
-		char *p;
-		size_t n;
-
-		if (conn_rx_room(s, c, &p, &n)) {
-			c->closing = true;
-			return;
-		}
-		io_uring_prep_recv(sqe, c->fd, p, n, 0);
-	}
+	s->store->rx->prep_recv(s, c, sqe);
 	io_uring_sqe_set_data64(sqe, TAG(OP_RECV, c->fd));
 	c->recv_armed = true;
 }
@@ -94,24 +75,9 @@ static void accept_resume(struct server *s)
 static void received(struct server *s, struct conn *c, int res)
 {
 	struct paste_ref refs[QMAX];
-	struct cmsghdr *cm;
-	unsigned int n = 0;
+	unsigned int n = res > 0 ? s->store->rx->received(c, refs) : 0;
 
 	c->recv_armed = false;
-	if (res == -ENOBUFS) {
-		paste_starved(s, c);
-		return;
-	}
-	if (res < 0 && res != -EAGAIN && res != -EINTR) {
-		c->closing = true;
-		return;
-	}
-	if (res < 0)
-		return;
-	if (s->store->rx == RX_PASTE) {
-		for (cm = CMSG_FIRSTHDR(&c->msg); cm; cm = CMSG_NXTHDR(&c->msg, cm))
-			memcpy(&refs[n++], CMSG_DATA(cm), sizeof(refs[0]));
-	}
 	conn_input(s, c, res, refs, n);
 }
 

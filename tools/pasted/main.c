@@ -285,8 +285,8 @@ int main(int argc, char **argv)
 	if (s->lsn < 0 || bind(s->lsn, (struct sockaddr *)&a, sizeof(a)))
 		return die_errno("bind", errno);
 	/* Attach before listen(): a connection accepted earlier has no region. */
-	if (s->store->rx == RX_PASTE) {
-		err = paste_attach(s);
+	if (s->store->rx->attach) {
+		err = s->store->rx->attach(s);
 		if (err)
 			return die_errno("attach region", err);
 	}
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 	printf("pasted: mode %s, loop %s, port %d, %s %s (%" PRIu64 " MiB%s), log %s, %zu keys recovered, flush %s\n",
 	       s->store->name, s->opt.uring ? "io_uring" : "epoll",
 	       s->opt.port,
-	       s->store->rx == RX_PASTE ? "region" : "data",
+	       s->store->rx->data_file,
 	       s->opt.mode >= M_MEMCPY ? s->opt.dir : "-",
 	       s->data.len >> 20, s->data.sync || s->opt.mode < M_MEMCPY ? "" : ", NOT MAP_SYNC",
 	       s->opt.mode == M_NONE ? "none" :

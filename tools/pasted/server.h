@@ -4,8 +4,13 @@
  * interfaces between its parts.
  *
  *   main.c        command line, start-up, listener
- *   conn.c        connections: input, requests, responses, timeouts
- *   paste_rx.c    paste mode's receive queue of references and buffer
+ *   round.c       the end of every loop round: commit, answers, checkpoint
+ *   conn.c        connections: lifetime, input, timeouts
+ *   request.c     requests: GET and POST
+ *   reply.c       answers: queued, then sent after the group commit
+ *   rx_buffer.c   receiving into a heap buffer, or into the log area
+ *                 (readmmap), parsed in place (struct rx_ops)
+ *   rx_paste.c    paste mode's receive queue of references and buffer
  *                 settlement (which buffers the socket holds, pins, releases)
  *   storage.c     the persistence modes behind one table (storage_ops),
  *                 checkpoint and recovery
@@ -14,6 +19,7 @@
  *                 of references
  *   snapshot.c    the snapshot a checkpoint writes and start-up reads
  *   loop_epoll.c, loop_uring.c   the event loops
+ *   fault.c       failure injection of test builds
  */
 #ifndef PASTED_SERVER_H
 #define PASTED_SERVER_H
@@ -21,7 +27,9 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "fault.h"
 #include "http.h"
@@ -142,6 +150,48 @@ struct located {
 struct server;
 
 /**
+ * struct rx_ops - how connections receive (rx_buffer.c, rx_paste.c)
+ * @data_file: the data file is pasted.@data_file
+ * @conn_init: set up a new connection's input (NULL: nothing to do)
+ * @conn_exit: give back what a closing connection holds (NULL: nothing);
+ *	an error means buffers the log references could not be kept
+ * @prepare: before a receive: room for it; -1 when the connection is
+ *	closing instead
+ * @recv: epoll: one non-blocking receive: bytes (its references in @refs,
+ *	at most QMAX - @c->qn, *@nrefs of them), 0 at EOF, or -errno
+ * @prep_recv: io_uring: make @sqe the connection's next receive
+ * @received: io_uring: the references a completed receive brought
+ * @input: queue what a receive brought
+ * @process: parse and handle what is queued
+ * @partial: what is queued is the start of a request (not empty lines)
+ * @settle: after the group commit (NULL: nothing to do); non-zero closes
+ * @starved: a receive found no buffer (-ENOBUFS; NULL: never happens)
+ * @housekeeping: every round, before the commit (NULL: none)
+ * @attach: at start-up, before listen() (NULL: none)
+ */
+struct rx_ops {
+	const char *data_file;
+	int (*conn_init)(struct server *s, struct conn *c);
+	int (*conn_exit)(struct server *s, struct conn *c);
+	int (*prepare)(struct server *s, struct conn *c);
+	ssize_t (*recv)(struct server *s, struct conn *c,
+			struct paste_ref *refs, unsigned int *nrefs);
+	void (*prep_recv)(struct server *s, struct conn *c,
+			  struct io_uring_sqe *sqe);
+	unsigned int (*received)(struct conn *c, struct paste_ref *refs);
+	void (*input)(struct server *s, struct conn *c, size_t got,
+		      const struct paste_ref *refs, unsigned int nrefs);
+	void (*process)(struct server *s, struct conn *c);
+	bool (*partial)(const struct server *s, const struct conn *c);
+	int (*settle)(struct server *s, struct conn *c);
+	void (*starved)(struct server *s, struct conn *c);
+	void (*housekeeping)(struct server *s, bool tick);
+	int (*attach)(struct server *s);
+};
+
+extern const struct rx_ops rx_heap, rx_log_area, rx_paste;
+
+/**
  * struct storage_ops - one persistence mode
  * @name: its --mode name
  * @files: the pasted.* files it owns
@@ -159,7 +209,7 @@ struct server;
 struct storage_ops {
 	const char *name;
 	const char *files;
-	enum { RX_HEAP, RX_LOG_AREA, RX_PASTE } rx;
+	const struct rx_ops *rx;
 	int (*open)(struct server *s);
 	int (*stage)(struct server *s, const struct http_req *req,
 		     struct located *at, const char *body, struct kv_val *v);
@@ -229,6 +279,8 @@ struct server {
 	unsigned int unarmed;		/* io_uring: accept, timer to submit
 					 * again (no entry was free) */
 	bool stop;
+	bool checkpoint_due;		/* start-up: a store replayed records
+					 * that a checkpoint should take */
 	int fatal;			/* why the loop stopped, if it failed */
 	int ckpt_err;			/* the last checkpoint failed: writes
 					 * get 503 until one succeeds */
@@ -236,7 +288,24 @@ struct server {
 	struct stats st;
 };
 
-uint64_t now_ms(void);
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copy value @v to @dst (v->len bytes). */
+static inline int value_read(struct server *s, const struct kv_val *v,
+			     char *dst)
+{
+	if (v->where == KV_HEAP) {
+		memcpy(dst, v->heap, v->len);
+		return 0;
+	}
+	return s->store->read(s, v, dst);
+}
 
 /* Responses not yet sent: at OUT_MAX, parsing stops (@c->stalled). */
 static inline bool conn_backlogged(const struct conn *c)
@@ -247,36 +316,32 @@ static inline bool conn_backlogged(const struct conn *c)
 /* conn.c */
 struct conn *conn_new(struct server *s, int fd);
 void conn_close(struct server *s, struct conn *c);
-int conn_send(struct server *s, struct conn *c);
-void conn_send_done(struct server *s, struct conn *c, int res);
-int conn_rx_prepare(struct server *s, struct conn *c);
 void conn_input(struct server *s, struct conn *c, ssize_t got,
 		const struct paste_ref *refs, unsigned int nrefs);
 void conn_process(struct server *s, struct conn *c);
 void conn_settle(struct server *s, struct conn *c);
 bool conn_wants_input(const struct conn *c);
-void conn_sent(struct server *s, struct conn *c);
-int conn_rx_room(struct server *s, struct conn *c, char **p, size_t *n);
 void touch(struct server *s, struct conn *c);
 void housekeeping(struct server *s, uint64_t now, bool tick);
+bool accept_pause(struct server *s, int err);
+
+/* reply.c */
+int respond_head(struct conn *c, int status, size_t len, bool close);
+int respond(struct conn *c, int status, const char *body, size_t len,
+	    bool close);
+void bad_request(struct server *s, struct conn *c, int status);
+void conn_continue(struct conn *c, const struct http_req *req);
+int conn_send(struct server *s, struct conn *c);
+void conn_send_done(struct server *s, struct conn *c, int res);
+void conn_sent(struct server *s, struct conn *c);
+
+/* request.c */
 void handle_request(struct server *s, struct conn *c,
 		    const struct http_req *req, struct located *at,
 		    const char *body);
-void bad_request(struct server *s, struct conn *c, int status);
-void conn_continue(struct conn *c, const struct http_req *req);
-bool accept_pause(struct server *s, int err);
 
-/* paste_rx.c */
-size_t paste_queued(const struct conn *c);
-bool paste_queued_blank(const struct server *s, const struct conn *c);
-void paste_process(struct server *s, struct conn *c);
-int paste_settle(struct server *s, struct conn *c, bool final);
-int paste_make_room(struct server *s, struct conn *c);
-unsigned int paste_compact(struct server *s, struct conn *c);
+/* rx_paste.c */
 int paste_release_all(struct server *s);
-void paste_starved(struct server *s, struct conn *c);
-void paste_retry_starved(struct server *s, bool tick);
-int paste_attach(struct server *s);
 
 /* storage.c */
 int storage_check(const struct server *s);
@@ -287,7 +352,6 @@ int commit(struct server *s);
 int checkpoint(struct server *s);
 bool need_checkpoint(const struct server *s);
 void checkpoint_if_needed(struct server *s, bool tick);
-int value_read(struct server *s, const struct kv_val *v, char *dst);
 
 /* store_log.c */
 bool log_is_empty(const char *path);

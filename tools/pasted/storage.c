@@ -100,16 +100,6 @@ void checkpoint_if_needed(struct server *s, bool tick)
 		checkpoint(s);
 }
 
-/* Copy value @v to @dst (v->len bytes). */
-int value_read(struct server *s, const struct kv_val *v, char *dst)
-{
-	if (v->where == KV_HEAP) {
-		memcpy(dst, v->heap, v->len);
-		return 0;
-	}
-	return s->store->read(s, v, dst);
-}
-
 /* Does @mode own pasted.@name? */
 static bool owns(enum mode mode, const char *name)
 {
@@ -137,7 +127,7 @@ int storage_check(const struct server *s)
 {
 	static const char *const files[] = { "log", "data", "region", "wal" };
 	const char *mode = s->store->name;
-	const char *own = s->store->rx == RX_PASTE ? "region" : "data";
+	const char *own = s->store->rx->data_file;
 	char path[512], owners[64];
 	struct stat st;
 	unsigned int i, m;
@@ -194,5 +184,10 @@ int storage_open(struct server *s)
 {
 	int err = snapshot_load(s);
 
-	return err ? err : s->store->open(s);
+	if (!err)
+		err = s->store->open(s);
+	if (!err && s->checkpoint_due)
+		err = checkpoint(s);
+	s->checkpoint_due = false;
+	return err;
 }

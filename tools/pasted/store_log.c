@@ -53,7 +53,7 @@ static int none_commit(struct server *s)
 const struct storage_ops none_ops = {
 	.name = "none",
 	.files = "",
-	.rx = RX_HEAP,
+	.rx = &rx_heap,
 	.open = none_open,
 	.stage = none_stage,
 	.commit = none_commit,
@@ -168,8 +168,8 @@ bool log_is_empty(const char *path)
 }
 
 /*
- * Replay the log. Then, if it held anything, checkpoint: the records are in
- * the snapshot, and the next generation makes sure that bytes a torn batch
+ * Replay the log. Then, if it held anything, ask for a checkpoint
+ * (storage_open() runs it): the records are in the snapshot, and the next generation makes sure that bytes a torn batch
  * left beyond the end can never check again once new records overwrite
  * the start of that batch.
  */
@@ -224,7 +224,8 @@ static int log_open(struct server *s)
 	}
 	free(val);
 	s->log_len = off;
-	return off == LOG_HDR ? 0 : checkpoint(s);
+	s->checkpoint_due = off != LOG_HDR;
+	return 0;
 }
 
 /* Append the record to this batch; the value's offset is where it will be. */
@@ -315,7 +316,7 @@ static void log_close(struct server *s)
 #define LOG_OPS(mode_name) {			\
 	.name = mode_name,				\
 	.files = "log",					\
-	.rx = RX_HEAP,					\
+	.rx = &rx_heap,					\
 	.open = log_open,				\
 	.stage = log_stage,				\
 	.commit = log_commit,				\

@@ -206,7 +206,7 @@ static int wal_truncate(struct server *s)
 static int wal_open(struct server *s)
 {
 	unsigned int flags = s->opt.allow_nosync ? PASTE_MAP_ALLOW_NOSYNC : 0;
-	const char *name = s->store->rx == RX_PASTE ? "region" : "data";
+	const char *name = s->store->rx->data_file;
 	char path[512];
 	int err, records;
 
@@ -219,8 +219,6 @@ static int wal_open(struct server *s)
 	}
 	if (err)
 		return err;
-	if (s->store->rx != RX_PASTE)
-		prefault(s);
 	snprintf(path, sizeof(path), "%s/pasted.wal", s->opt.dir);
 	/* Payloads already on their way: by the kernel, or memcpy's copy. */
 	if (s->opt.kernel_flush || s->opt.mode == M_MEMCPY)
@@ -248,6 +246,16 @@ static int wal_open(struct server *s)
 	/* Receive chunks start on chunk boundaries after what the log uses. */
 	s->data_tail = (s->data_tail + CHUNK - 1) / CHUNK * CHUNK;
 	return records < 0 ? records : 0;
+}
+
+/* memcpy, readmmap: user space writes the log area; paste: the kernel. */
+static int data_open(struct server *s)
+{
+	int err = wal_open(s);
+
+	if (!err)
+		prefault(s);
+	return err;
 }
 
 static int data_read(struct server *s, const struct kv_val *v, char *dst)
@@ -363,8 +371,8 @@ static void wal_close(struct server *s)
 const struct storage_ops memcpy_ops = {
 	.name = "memcpy",
 	.files = "data wal",
-	.rx = RX_HEAP,
-	.open = wal_open,
+	.rx = &rx_heap,
+	.open = data_open,
 	.stage = memcpy_stage,
 	.commit = memcpy_commit,
 	.truncate = data_truncate,
@@ -376,8 +384,8 @@ const struct storage_ops memcpy_ops = {
 const struct storage_ops readmmap_ops = {
 	.name = "readmmap",
 	.files = "data wal",
-	.rx = RX_LOG_AREA,
-	.open = wal_open,
+	.rx = &rx_log_area,
+	.open = data_open,
 	.stage = inplace_stage,
 	.commit = wal_commit,
 	.truncate = data_truncate,
@@ -389,7 +397,7 @@ const struct storage_ops readmmap_ops = {
 const struct storage_ops paste_ops = {
 	.name = "paste",
 	.files = "region wal",
-	.rx = RX_PASTE,
+	.rx = &rx_paste,
 	.open = wal_open,
 	.stage = inplace_stage,
 	.commit = wal_commit,

@@ -18,7 +18,7 @@
 
 #include "server.h"
 
-size_t paste_queued(const struct conn *c)
+static size_t paste_queued(const struct conn *c)
 {
 	size_t n = 0;
 	unsigned int i;
@@ -29,7 +29,7 @@ size_t paste_queued(const struct conn *c)
 }
 
 /* Whether the queued bytes are only line ends (see http_is_blank()). */
-bool paste_queued_blank(const struct server *s, const struct conn *c)
+static bool paste_queued_blank(const struct server *s, const struct conn *c)
 {
 	uint32_t off = c->qoff;
 	unsigned int i;
@@ -95,7 +95,7 @@ static size_t gather_head(struct server *s, struct conn *c, size_t total)
 }
 
 /* Parse heads in place and handle every complete request queued. */
-void paste_process(struct server *s, struct conn *c)
+static void paste_process(struct server *s, struct conn *c)
 {
 	while (!c->closing && c->qn) {
 		const char *head = s->data.map + c->q[0].offset + c->qoff;
@@ -169,7 +169,7 @@ static int settle_one(struct server *s, struct conn *c,
  * settled too, the first of which may hold logged bytes followed by the
  * start of a request that never completed, and held buffers are pinned.
  */
-int paste_settle(struct server *s, struct conn *c, bool final)
+static int paste_settle(struct server *s, struct conn *c, bool final)
 {
 	unsigned int i;
 	int err = 0;
@@ -210,7 +210,7 @@ int paste_settle(struct server *s, struct conn *c, bool final)
  * fenced here: that commit has no payload fence to order them before the
  * log entry. Returns the number of queue entries freed.
  */
-unsigned int paste_compact(struct server *s, struct conn *c)
+static unsigned int paste_compact(struct server *s, struct conn *c)
 {
 	unsigned int i, n = 1, freed = 0;
 	bool moved = false;
@@ -253,7 +253,7 @@ unsigned int paste_compact(struct server *s, struct conn *c)
 }
 
 /* Before parsing up to QMAX more references: room for them in @done. */
-int paste_make_room(struct server *s, struct conn *c)
+static int paste_make_room(struct server *s, struct conn *c)
 {
 	if (c->ndone <= ARRAY_SIZE(c->done) - QMAX)
 		return 0;
@@ -328,7 +328,7 @@ int paste_release_all(struct server *s)
  * what a client that sends 1-byte segments would otherwise cause). The
  * connection stops receiving until buffers come back.
  */
-void paste_starved(struct server *s, struct conn *c)
+static void paste_starved(struct server *s, struct conn *c)
 {
 	s->st.starved++;
 	c->starved = true;
@@ -337,7 +337,7 @@ void paste_starved(struct server *s, struct conn *c)
 }
 
 /* Starved connections try again once buffers came back, or every second. */
-void paste_retry_starved(struct server *s, bool tick)
+static void paste_retry_starved(struct server *s, bool tick)
 {
 	unsigned int fd;
 
@@ -402,7 +402,7 @@ static int owned_slot_runs(struct server *s, uint64_t slot_size)
 	return 0;
 }
 
-int paste_attach(struct server *s)
+static int paste_attach(struct server *s)
 {
 	struct paste_sock_info info;
 	socklen_t len = sizeof(info);
@@ -463,3 +463,109 @@ int paste_attach(struct server *s)
 	free(seen);
 	return 0;
 }
+
+/* ------------------------------------------------------------ the ops */
+
+/*
+ * Before a receive: room to consume into, and a queue entry for the next
+ * reference; a full queue without a complete request that compaction
+ * cannot shrink is a head or body too fragmented (431).
+ */
+static int paste_prepare(struct server *s, struct conn *c)
+{
+	if (paste_make_room(s, c)) {
+		c->closing = true;
+		return -1;
+	}
+	if (c->qn == QMAX && !paste_compact(s, c)) {
+		bad_request(s, c, 431);
+		return -1;
+	}
+	return 0;
+}
+
+static ssize_t paste_rx_recv(struct server *s, struct conn *c,
+			     struct paste_ref *refs, unsigned int *nrefs)
+{
+	(void)s;
+	return paste_recv(c->fd, refs, QMAX - c->qn, nrefs, MSG_DONTWAIT);
+}
+
+static void paste_prep_recv(struct server *s, struct conn *c,
+			    struct io_uring_sqe *sqe)
+{
+	(void)s;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->iov.iov_base = NULL;
+	c->iov.iov_len = 1 << 30;
+	c->msg.msg_iov = &c->iov;
+	c->msg.msg_iovlen = 1;
+	c->msg.msg_control = c->ctrl;
+	c->msg.msg_controllen = CMSG_SPACE(sizeof(struct paste_ref)) *
+				(QMAX - c->qn);
+	io_uring_prep_recvmsg(sqe, c->fd, &c->msg, MSG_PASTE);
+}
+
+static unsigned int paste_received(struct conn *c, struct paste_ref *refs)
+{
+	struct cmsghdr *cm;
+	unsigned int n = 0;
+
+	for (cm = CMSG_FIRSTHDR(&c->msg); cm; cm = CMSG_NXTHDR(&c->msg, cm))
+		memcpy(&refs[n++], CMSG_DATA(cm), sizeof(refs[0]));
+	return n;
+}
+
+static void paste_input(struct server *s, struct conn *c, size_t got,
+			const struct paste_ref *refs, unsigned int nrefs)
+{
+	unsigned int i;
+
+	(void)s;
+	(void)got;
+	for (i = 0; i < nrefs; i++)
+		c->q[c->qn++] = refs[i];
+}
+
+static void paste_rx_process(struct server *s, struct conn *c)
+{
+	if (paste_make_room(s, c))
+		c->closing = true;
+	else
+		paste_process(s, c);
+}
+
+static bool paste_partial(const struct server *s, const struct conn *c)
+{
+	return c->qn && !paste_queued_blank(s, c);
+}
+
+static int paste_rx_settle(struct server *s, struct conn *c)
+{
+	return paste_settle(s, c, false);
+}
+
+static int paste_conn_exit(struct server *s, struct conn *c)
+{
+	int err = paste_settle(s, c, true);
+
+	free(c->held);
+	c->held = NULL;
+	return err;
+}
+
+const struct rx_ops rx_paste = {
+	.data_file = "region",
+	.conn_exit = paste_conn_exit,
+	.prepare = paste_prepare,
+	.recv = paste_rx_recv,
+	.prep_recv = paste_prep_recv,
+	.received = paste_received,
+	.input = paste_input,
+	.process = paste_rx_process,
+	.partial = paste_partial,
+	.settle = paste_rx_settle,
+	.starved = paste_starved,
+	.housekeeping = paste_retry_starved,
+	.attach = paste_attach,
+};
