@@ -58,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_client.h"
+
 #define MAX_CONNS	64
 #define MAX_RUNS	256
 #define MAX_KEYS	64
@@ -318,32 +320,16 @@ static size_t segment(struct client *cl, size_t left)
 	return r < left ? r : left;
 }
 
-/*
- * One complete response at the start of @c->resp: its length, 0 if more
- * bytes are needed, -EPROTO if it is not HTTP.
- */
+/* One complete response at the start of @buf: see http_response_parse(). */
 static int parse_response(const char *buf, size_t len, int *status,
 			  const char **body, size_t *blen)
 {
-	const char *end, *cl;
-	size_t head, n = 0;
+	size_t off = 0;
+	int r = http_response_parse(buf, len, RESP_CAP, status, &off, blen);
 
-	end = memmem(buf, len, "\r\n\r\n", 4);
-	if (!end)
-		return len >= RESP_CAP ? -EPROTO : 0;
-	head = end + 4 - buf;
-	if (sscanf(buf, "HTTP/1.1 %d", status) != 1)
-		return -EPROTO;
-	cl = memmem(buf, head, "Content-Length:", 15);
-	if (cl)
-		n = strtoul(cl + 15, NULL, 10);
-	if (n > RESP_CAP - head)
-		return -EPROTO;
-	if (len < head + n)
-		return 0;
-	*body = buf + head;
-	*blen = n;
-	return head + n;
+	if (r > 0)
+		*body = buf + off;
+	return r;
 }
 
 static long now_ms(void)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "http_client.h"
 #include "libpaste.h"
 #include "paste_util.h"
 
@@ -35,12 +36,12 @@
 #define CHUNK	(64 << 10)	/* pasted's readmmap receive chunk */
 #define IN_CAP	(8192 + 16384)	/* pasted's receive window */
 
-static int try_connect(int port, int timeout_ms)
+/* A connection to pasted on @port; a receive waits at most 10 s. */
+static int conn(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { .tv_sec = timeout_ms / 1000,
-			      .tv_usec = timeout_ms % 1000 * 1000 };
+	struct timeval tv = { .tv_sec = 10 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	if (fd < 0)
@@ -54,94 +55,34 @@ static int try_connect(int port, int timeout_ms)
 	return fd;
 }
 
-static int conn(int port)
-{
-	return try_connect(port, 10000);
-}
-
 /*
- * Up when it answers HTTP: a listener of the previous server (io_uring
- * closes its files after the process exits) may still take connections.
- */
-static bool answers(int port)
-{
-	static const char req[] = "GET /ready HTTP/1.1\r\nHost: t\r\n\r\n";
-	int fd = try_connect(port, 500);
-	char buf[16];
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == sizeof(req) - 1 &&
-	     recv(fd, buf, sizeof(buf), 0) > 0;
-	close(fd);
-	return ok;
-}
-
-/* How long pasted may take to answer after its start: ASan, on a machine
- * that builds a kernel meanwhile (make check), twice as slow as seen. */
-#define START_WAIT_MS	20000
-
-/*
- * Start pasted; retry on the next port while a port is taken. A non-zero
+ * Start pasted, on the next port while a port is taken. A non-zero
  * @nofile_cur/@nofile_max sets its RLIMIT_NOFILE; @extra (NULL-terminated,
- * or NULL) are more options.
+ * or NULL) are more options. ASan, on a machine that builds a kernel
+ * meanwhile (make check): up to 20 s.
  */
 static pid_t start_limited(const char *mode, const char *loop, const char *dir,
 			   int *port, rlim_t nofile_cur, rlim_t nofile_max,
 			   const char *const *extra)
 {
-	struct rlimit rl = { nofile_cur, nofile_max };
-	const char *argv[32];
-	int argc;
-	const char *bin = getenv("PASTED") ? getenv("PASTED") : PASTED_BIN;
-	char portstr[16], log[256];
-	int tries, i, fd;
+	const char *args[32] = { "-r", "8", "--allow-nosync" };
+	char log[256];
+	struct pasted_run run = {
+		.bin = getenv("PASTED") ? getenv("PASTED") : PASTED_BIN,
+		.mode = mode, .loop = loop, .dir = dir, .log = log, .args = args,
+		.port = *port, .nofile_cur = nofile_cur,
+		.nofile_max = nofile_max, .next_port = true,
+		.wait_s = 20,
+	};
+	int n = 3;
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "%s/log", dir);
-	for (tries = 0; tries < 20; tries++, (*port)++) {
-		snprintf(portstr, sizeof(portstr), "%d", *port);
-		pid = fork();
-		if (pid < 0)
-			return -1;
-		if (!pid) {
-			fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-			if (nofile_max && setrlimit(RLIMIT_NOFILE, &rl))
-				_exit(126);
-			{
-				const char *base[] = { bin, "-m", mode, "-l", loop,
-						       "-p", portstr, "-d", dir,
-						       "-r", "8", "--allow-nosync" };
-
-				for (argc = 0; argc < 12; argc++)
-					argv[argc] = base[argc];
-				while (extra && *extra && argc < 31)
-					argv[argc++] = *extra++;
-				argv[argc] = NULL;
-			}
-			execv(bin, (char *const *)argv);
-			_exit(127);
-		}
-		for (i = 0; i < START_WAIT_MS / 20; i++) {
-			if (waitpid(pid, NULL, WNOHANG) == pid)
-				break;
-			if (answers(*port))
-				return pid;
-			usleep(20000);
-		}
-		if (i == START_WAIT_MS / 20) {
-			fprintf(stderr, "# pasted -m %s -l %s: no HTTP answer on port %d within %d s\n",
-				mode, loop, *port, START_WAIT_MS / 1000);
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			return -1;
-		}
-	}
-	return -1;
+	while (extra && *extra && n < 31)
+		args[n++] = *extra++;
+	pid = pasted_start(&run);
+	*port = run.port;
+	return pid;
 }
 
 static pid_t start(const char *mode, const char *loop, const char *dir,
@@ -152,12 +93,7 @@ static pid_t start(const char *mode, const char *loop, const char *dir,
 
 static int stop(pid_t pid)
 {
-	int status;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return pasted_stop(pid);
 }
 
 /*
@@ -167,41 +103,10 @@ static int stop(pid_t pid)
 static int read_response_in(int fd, char *buf, size_t cap, size_t *len,
 			    char *body, size_t max, size_t *blen)
 {
-	size_t cl = 0, hl;
-	char *end, *p;
-	ssize_t n;
-	int status;
+	struct http_reader r = { .buf = buf, .cap = cap, .len = *len };
+	int status = http_read_response(fd, &r, body, max, blen);
 
-	for (;;) {
-		buf[*len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		if (end)
-			break;
-		n = recv(fd, buf + *len, cap - 1 - *len, 0);
-		if (n <= 0)
-			return -1;
-		*len += n;
-	}
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-		return -1;
-	p = strcasestr(buf, "Content-Length:");
-	if (p && p < end)
-		cl = strtoul(p + 15, NULL, 10);
-	hl = end + 4 - buf;
-	if (hl + cl > cap - 1)
-		return -1;
-	while (*len < hl + cl) {
-		n = recv(fd, buf + *len, cap - 1 - *len, 0);
-		if (n <= 0)
-			return -1;
-		*len += n;
-	}
-	if (body) {
-		*blen = cl < max ? cl : max;
-		memcpy(body, buf + hl, *blen);
-	}
-	memmove(buf, buf + hl + cl, *len - hl - cl);
-	*len -= hl + cl;
+	*len = r.len;
 	return status;
 }
 
@@ -1028,18 +933,10 @@ TEST_F(faults, full_batch_is_committed_whole_not_checkpointed)
 /* Whether pasted's log in @dir says @what. */
 static bool log_says(const char *dir, const char *what)
 {
-	char path[128], line[1024];
-	bool found = false;
-	FILE *f;
+	char path[128];
 
 	snprintf(path, sizeof(path), "%s/log", dir);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what);
-	fclose(f);
-	return found;
+	return log_count(path, what) > 0;
 }
 
 /* Run pasted to its exit with @args after the usual ones: its status. */
@@ -1115,7 +1012,7 @@ TEST_F(faults, damaged_wal_is_named_and_can_be_truncated)
 
 /*
  * readmmap on a 1 MiB log area: 16 connections hold its 16 receive chunks
- * (the one start()'s probe took comes back with the first checkpoint). More
+ * (one that pasted has not closed yet keeps its chunk: retry). More
  * connections are refused (closed at once), and a checkpoint cannot help,
  * as it frees no chunk a connection holds: there must be none. Each
  * refused connection used to write a snapshot (210 for 200 of them).
@@ -1130,7 +1027,6 @@ TEST_F(faults, refused_connections_cost_no_checkpoint)
 				  &self->port, 0, 0, small);
 	ASSERT_LT(0, self->pid);
 	for (i = 0; i < 16; i++) {
-		/* Until pasted has closed the probe, the last is refused. */
 		for (k = 0; k < 50; k++) {
 			fds[i] = conn(self->port);
 			ASSERT_LE(0, fds[i]);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "http_client.h"
 #include "paste_sock.h"
 
 #define PASTED	"/paste/bin/pasted"
@@ -48,92 +49,20 @@ MODE(paste, uring, true);
 /* pasted's options besides mode, loop, port and directory. */
 static const char *const default_args[] = { "-r", "16", NULL };
 
-#define START_POLLS	3000	/* of 20 ms */
-
-/* How many lines of @log contain @what. */
-static int log_count(const char *log, const char *what)
-{
-	char line[1024];
-	FILE *f = fopen(log, "r");
-	int n = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		n += !!strstr(line, what);
-	if (f)
-		fclose(f);
-	return n;
-}
-
-static pid_t start_once(const char *mode, const char *loop, const char *dir,
-			int port, const char *log, const char *const *args,
-			bool *busy)
-{
-	const char *argv[32] = { PASTED, "-m", mode, "-l", loop, "-p", NULL,
-				 "-d", dir };
-	int started = log_count(log, "pasted: mode ");
-	int in_use = log_count(log, "Address already in use");
-	int i, fd;
-	char portstr[16];
-	unsigned int n = 9;
-	pid_t pid;
-
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	argv[6] = portstr;
-	while (*args && n < sizeof(argv) / sizeof(argv[0]) - 1)
-		argv[n++] = *args++;
-	pid = fork();
-	if (!pid) {
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(PASTED, (char *const *)argv);
-		_exit(127);
-	}
-	/*
-	 * Ready once this server printed its start-up line, which follows
-	 * listen(): a connect alone could reach the listener of a killed
-	 * io_uring server that has not gone away yet. Recovery of a large
-	 * log on the debug kernel in TCG takes seconds, more on a loaded
-	 * host: wait up to a minute.
-	 */
-	for (i = 0; i < START_POLLS; i++) {
-		if (log_count(log, "pasted: mode ") > started) {
-			if (i >= START_POLLS / 12)
-				fprintf(stderr, "# pasted took %d ms to start\n",
-					i * 20);
-			return pid;
-		}
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			*busy = log_count(log, "Address already in use") > in_use;
-			return -1;
-		}
-		usleep(20000);
-	}
-	/* Never leave a server behind to hold the files and the CPU. */
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fprintf(stderr, "# pasted did not start within %d s\n", START_POLLS / 50);
-	return -1;
-}
-
 /*
  * An io_uring instance closes its files after its process exits, so the
  * previous server's listener can linger briefly: retry while it does.
+ * Recovery of a large log on the debug kernel in TCG takes seconds, more
+ * on a loaded host: wait up to a minute for the start-up line.
  */
 static pid_t start_args(const char *mode, const char *loop, const char *dir,
 			int port, const char *log, const char *const *args)
 {
-	pid_t pid = -1;
-	bool busy = true;
-	int i;
+	struct pasted_run run = { .bin = PASTED, .mode = mode, .loop = loop,
+				  .dir = dir, .log = log, .args = args,
+				  .port = port };
 
-	for (i = 0; i < 100 && pid < 0 && busy; i++) {
-		busy = false;
-		pid = start_once(mode, loop, dir, port, log, args, &busy);
-		if (pid < 0 && busy)
-			usleep(100000);
-	}
-	return pid;
+	return pasted_start(&run);
 }
 
 static pid_t start(const char *mode, const char *loop, const char *dir,
@@ -144,12 +73,7 @@ static pid_t start(const char *mode, const char *loop, const char *dir,
 
 static int stop(pid_t pid)
 {
-	int status;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return pasted_stop(pid);
 }
 
 /*
@@ -174,69 +98,18 @@ static int conn(int port)
 	return fd;
 }
 
-/* Say what a client waited for when the answer did not come. */
-static void recv_failed(const char *what, ssize_t n, size_t len)
-{
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		fprintf(stderr, "# no answer: waited %d s for %s, %zu bytes in\n",
-			ANSWER_WAIT_S, what, len);
-	else
-		fprintf(stderr, "# recv for %s: %s after %zu bytes\n", what,
-			n ? strerror(errno) : "EOF", len);
-}
-
 /*
  * Read one response; return its status and put the body in @body, which
- * has room for @bmax bytes.
+ * has room for @bmax bytes. Pipelined responses must be read one at a
+ * time: -2 when more bytes came.
  */
 static int read_response(int fd, char *body, size_t bmax, size_t *blen)
 {
 	char buf[RESP_MAX];
-	size_t len = 0, cl = 0, hl;
-	char *end, *p;
-	ssize_t n;
-	int status;
+	struct http_reader r = { .buf = buf, .cap = sizeof(buf) };
+	int status = http_read_response(fd, &r, body, bmax, blen);
 
-	for (;;) {
-		buf[len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		if (end)
-			break;
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0) {
-			recv_failed("a response head", n, len);
-			return -1;
-		}
-		len += n;
-	}
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1) {
-		fprintf(stderr, "# not a response: %.40s\n", buf);
-		return -1;
-	}
-	p = strcasestr(buf, "Content-Length:");
-	if (p && p < end)
-		cl = strtoul(p + 15, NULL, 10);
-	hl = end + 4 - buf;
-	if (hl + cl > sizeof(buf) - 1 || (body && cl > bmax)) {
-		fprintf(stderr, "# response too large: %zu bytes\n", hl + cl);
-		return -1;
-	}
-	while (len < hl + cl) {
-		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-		if (n <= 0) {
-			recv_failed("a response body", n, len);
-			return -1;
-		}
-		len += n;
-	}
-	if (body) {
-		memcpy(body, buf + hl, cl);
-		*blen = cl;
-	}
-	/* Pipelined responses must be read one at a time. */
-	if (len != hl + cl)
-		return -2;
-	return status;
+	return status >= 0 && r.len ? -2 : status;
 }
 
 static int request(int fd, const char *req, size_t len, char *body,
@@ -832,42 +705,14 @@ TEST_F_TIMEOUT(pastemode, body_in_more_segments_than_a_record_holds, 300)
 static int count_created(int fd, int n)
 {
 	char buf[4096];
-	size_t len = 0, cl;
-	int created = 0;
-	char *end, *p;
-	ssize_t got;
+	struct http_reader r = { .buf = buf, .cap = sizeof(buf) };
+	int created = 0, status;
 
-	while (n) {
-		buf[len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		if (!end) {
-			got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-			if (got <= 0) {
-				recv_failed("a pipelined answer's head", got, len);
-				return -1;
-			}
-			len += got;
-			continue;
-		}
-		p = strcasestr(buf, "Content-Length:");
-		cl = p && p < end ? strtoul(p + 15, NULL, 10) : 0;
-		if (end + 4 + cl > buf + len) {
-			if (len == sizeof(buf) - 1) {
-				fprintf(stderr, "# an answer larger than %zu bytes\n", len);
-				return -1;
-			}
-			got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-			if (got <= 0) {
-				recv_failed("a pipelined answer's body", got, len);
-				return -1;
-			}
-			len += got;
-			continue;
-		}
-		created += !strncmp(buf, "HTTP/1.1 201 ", 13);
-		len -= end + 4 + cl - buf;
-		memmove(buf, end + 4 + cl, len);
-		n--;
+	while (n--) {
+		status = http_read_response(fd, &r, NULL, 0, NULL);
+		if (status < 0)
+			return -1;
+		created += status == 201;
 	}
 	return created;
 }
