@@ -46,7 +46,6 @@ void conn_input(struct server *s, struct conn *c, ssize_t got,
 		return;
 	}
 	if (got <= 0) {
-		c->eof = !got;
 		c->closing = true;
 		return;
 	}

@@ -82,7 +82,7 @@ struct options {
 
 struct conn {
 	int fd;
-	bool closing, eof, touched, recv_armed, send_busy;
+	bool closing, touched, recv_armed, send_busy;
 	/*
 	 * @stalled: parsing stopped at a full output backlog (OUT_MAX); the
 	 * rest of the input waits, unread from the socket, until the
