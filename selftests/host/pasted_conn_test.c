@@ -181,6 +181,36 @@ static int get_is(int fd, const char *key, char fill)
 	return 0;
 }
 
+/*
+ * A fixture's server: a fresh directory, a port of its own (@salt keeps
+ * fixtures apart), and descriptors for many connections.
+ */
+#define SERVER_SETUP(name, salt)					\
+	do {								\
+		struct rlimit rl = { 12000, 12000 };			\
+									\
+		ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));		\
+		strcpy(self->dir, "/dev/shm/pasted-" name "-XXXXXX");	\
+		ASSERT_NE(NULL, mkdtemp(self->dir));			\
+		self->port = 20000 + (getpid() + (salt)) % 20000;	\
+		self->pid = 0;						\
+	} while (0)
+
+/* Stop the server, forget the test's environment, remove the directory. */
+static void server_teardown(struct __test_metadata *_metadata, pid_t pid,
+			    const char *dir)
+{
+	char cmd[128];
+
+	unsetenv("PASTED_FAULTS");
+	unsetenv("ASAN_OPTIONS");
+	if (pid > 0)
+		stop(pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", dir);
+}
+
 FIXTURE(readmmap) {
 	char dir[64];
 	int port;
@@ -205,13 +235,7 @@ FIXTURE_SETUP(readmmap)
 
 FIXTURE_TEARDOWN(readmmap)
 {
-	char cmd[128];
-
-	if (self->pid > 0)
-		stop(self->pid);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-	if (system(cmd))
-		TH_LOG("could not remove %s", self->dir);
+	server_teardown(_metadata, self->pid, self->dir);
 }
 
 /*
@@ -365,24 +389,12 @@ FIXTURE_VARIANT_ADD(limits, uring) { .loop = "uring" };
 
 FIXTURE_SETUP(limits)
 {
-	struct rlimit rl = { 4096, 4096 };
-
-	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
-	strcpy(self->dir, "/dev/shm/pasted-limits-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	self->port = 20000 + (getpid() + 7000) % 20000;
-	self->pid = 0;
+	SERVER_SETUP("limits", 7000);
 }
 
 FIXTURE_TEARDOWN(limits)
 {
-	char cmd[128];
-
-	if (self->pid > 0)
-		stop(self->pid);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-	if (system(cmd))
-		TH_LOG("could not remove %s", self->dir);
+	server_teardown(_metadata, self->pid, self->dir);
 }
 
 /*
@@ -840,26 +852,12 @@ FIXTURE_VARIANT_ADD(faults, uring) { .loop = "uring" };
 
 FIXTURE_SETUP(faults)
 {
-	struct rlimit rl = { 12000, 12000 };
-
-	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
-	strcpy(self->dir, "/dev/shm/pasted-faults-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	self->port = 20000 + (getpid() + 11000) % 20000;
-	self->pid = 0;
+	SERVER_SETUP("faults", 11000);
 }
 
 FIXTURE_TEARDOWN(faults)
 {
-	char cmd[128];
-
-	unsetenv("PASTED_FAULTS");
-	unsetenv("ASAN_OPTIONS");
-	if (self->pid > 0)
-		stop(self->pid);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-	if (system(cmd))
-		TH_LOG("could not remove %s", self->dir);
+	server_teardown(_metadata, self->pid, self->dir);
 }
 
 #define BATCH_POSTS	1023	/* one WAL entry each: a batch but one */
