@@ -95,6 +95,27 @@ static void conn_abandon(struct server *s, struct conn *c)
 }
 
 /*
+ * The loop spent @ms checkpointing: what clients sent meanwhile waited in
+ * their sockets, and a request may be incomplete only because it was not
+ * read. Move the request and idle timers on by that time, not past @now.
+ */
+static void timers_defer(struct server *s, uint64_t now, uint64_t ms)
+{
+	unsigned int fd;
+
+	for (fd = 0; fd < s->max_conn; fd++) {
+		struct conn *c = s->conns[fd];
+
+		if (!c)
+			continue;
+		if (c->partial_ms)
+			c->partial_ms = c->partial_ms + ms < now ?
+					c->partial_ms + ms : now;
+		c->active_ms = c->active_ms + ms < now ? c->active_ms + ms : now;
+	}
+}
+
+/*
  * Once a second: answer 408 to requests not complete after
  * --request-timeout, and abandon connections idle for --idle-timeout in
  * both directions (closing ones too: their last answer may never go).
@@ -139,6 +160,10 @@ void housekeeping(struct server *s, uint64_t now, bool tick)
 	}
 	if (s->store->rx->housekeeping)
 		s->store->rx->housekeeping(s, tick);
+	if (s->paused_ms) {
+		timers_defer(s, now, s->paused_ms);
+		s->paused_ms = 0;
+	}
 	if (tick)
 		sweep_timeouts(s, now);
 }

@@ -16,6 +16,7 @@ static const struct {
 	[FAULT_SNAPSHOT_FSYNC] = { "snapshot_fsync", EIO },
 	[FAULT_SEND] = { "send", ECONNRESET },
 	[FAULT_ACCEPT] = { "accept", EMFILE },
+	[FAULT_SNAPSHOT_STALL] = { "snapshot_stall", ETIMEDOUT },
 };
 
 /* "name=N[+K]", comma separated; -EINVAL for anything else. */

@@ -7,7 +7,8 @@
  *   PASTED_FAULTS=snapshot_open=2+3,send=1
  *
  * fails the 2nd, 3rd and 4th snapshot open and the first send (N+0: the
- * Nth and every later call). Release builds compile every check away.
+ * Nth and every later call); snapshot_stall slows snapshots down instead.
+ * Release builds compile every check away.
  */
 #ifndef PASTED_FAULT_H
 #define PASTED_FAULT_H
@@ -18,8 +19,11 @@ enum fault_point {
 	FAULT_SNAPSHOT_FSYNC,	/* EIO */
 	FAULT_SEND,		/* ECONNRESET */
 	FAULT_ACCEPT,		/* EMFILE */
+	FAULT_SNAPSHOT_STALL,	/* no error: the snapshot takes FAULT_STALL_S */
 	FAULT_COUNT
 };
+
+#define FAULT_STALL_S	3
 
 struct fault_plan {
 	unsigned int calls[FAULT_COUNT];

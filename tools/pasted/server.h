@@ -273,6 +273,7 @@ struct server {
 	unsigned int nconns;		/* connections open */
 	int ep;				/* epoll loop */
 	uint64_t sweep_ms;		/* last look for timed-out connections */
+	uint64_t paused_ms;		/* spent in checkpoints since then */
 	struct __kernel_timespec tick;	/* io_uring loop: timer period */
 	bool accept_paused;		/* out of descriptors */
 	struct io_uring ring;

@@ -23,6 +23,8 @@ static FILE *snapshot_create(struct server *s, const char *tmp)
 	int fd, err = fault_hit(&s->faults, FAULT_SNAPSHOT_OPEN);
 	FILE *f;
 
+	if (fault_hit(&s->faults, FAULT_SNAPSHOT_STALL))
+		sleep(FAULT_STALL_S);
 	if (err) {
 		errno = err;
 		return NULL;

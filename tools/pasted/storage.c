@@ -67,6 +67,7 @@ int commit(struct server *s)
  */
 int checkpoint(struct server *s)
 {
+	uint64_t start = now_ms();
 	int err = commit(s);
 
 	if (!err)
@@ -81,6 +82,8 @@ int checkpoint(struct server *s)
 	else if (!err && s->ckpt_err)
 		fprintf(stderr, "pasted: checkpoint succeeded again\n");
 	s->ckpt_err = err;
+	/* Clients waited meanwhile; housekeeping() does not count it as theirs. */
+	s->paused_ms += now_ms() - start;
 	return err;
 }
 
