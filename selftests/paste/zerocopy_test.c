@@ -15,11 +15,13 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/ip.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "paste_sock.h"
@@ -31,7 +33,6 @@
 #define PEER_NS		"zcpeer"
 #define BOUND_IP	"10.78.0.1"
 #define PEER_IP		"10.78.0.2"
-#define VNET_HDR_LEN	12	/* struct virtio_net_hdr_mrg_rxbuf */
 #define CANARY		0xa5
 #define SLOT		4096
 
@@ -258,8 +259,9 @@ static int seg_cmp(const void *a, const void *b)
 }
 
 /*
- * Parse every slot the device wrote (the canary is gone) as virtio header,
- * Ethernet, IPv4 and TCP to local port @port; collect the payloads.
+ * Parse every slot the device wrote (the canary is gone) as Ethernet, IPv4
+ * and TCP to local port @port; collect the payloads. The virtio-net header
+ * is not in the slot: the driver posts it in kernel memory.
  */
 static int find_segments(const unsigned char *map, size_t len, int port,
 			 struct seg *segs, int max)
@@ -268,12 +270,12 @@ static int find_segments(const unsigned char *map, size_t len, int port,
 	int n = 0;
 
 	for (s = 0; s < len; s += SLOT) {
-		const unsigned char *f = map + s + VNET_HDR_LEN;
+		const unsigned char *f = map + s;
 		const struct iphdr *ip = (const void *)(f + 14);
 		const struct tcphdr *th;
 		uint32_t ihl, doff, plen;
 
-		if (map[s + VNET_HDR_LEN + 12] == CANARY)
+		if (map[s + 12] == CANARY)
 			continue;
 		if (f[12] != 0x08 || f[13] != 0x00 || ip->protocol != IPPROTO_TCP)
 			continue;
@@ -286,7 +288,7 @@ static int find_segments(const unsigned char *map, size_t len, int port,
 		if (!plen || n == max)
 			continue;
 		segs[n].seq = ntohl(th->seq);
-		segs[n].off = s + VNET_HDR_LEN + 14 + ihl + doff;
+		segs[n].off = s + 14 + ihl + doff;
 		segs[n].len = plen;
 		n++;
 	}
@@ -1042,6 +1044,340 @@ TEST_F(zc, region_drains_until_foreign_skbs_are_read)
 	again = socket(AF_INET, SOCK_STREAM, 0);
 	EXPECT_EQ(0, region_attach(again, &self->reg, 0));
 	close(again);
+	free(buf);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A process that writes over the first @n bytes of every slot of @map for
+ * @ms milliseconds: @pat if set, else pseudo-random bytes. It stands for
+ * any user who may write the region's file.
+ */
+static pid_t slot_writer(char *map, size_t len, const unsigned char *pat,
+			 size_t n, long ms)
+{
+	pid_t pid = fork();
+	uint32_t x = 12345;
+	size_t s, i;
+	long end;
+
+	if (pid)
+		return pid;
+	end = now_ms() + ms;
+	while (now_ms() < end) {
+		for (s = 0; s < len; s += SLOT) {
+			if (pat) {
+				memcpy(map + s, pat, n);
+				continue;
+			}
+			for (i = 0; i < n; i++) {
+				x = x * 1103515245 + 12345;
+				map[s + i] = x >> 24;
+			}
+		}
+	}
+	_exit(0);
+}
+
+/* The UDP checksum of @udp (@len bytes, checksum field 0) from @src to @dst. */
+static uint16_t udp4_csum(struct in_addr src, struct in_addr dst,
+			  const unsigned char *udp, size_t len)
+{
+	uint32_t s = ntohl(src.s_addr), d = ntohl(dst.s_addr);
+	uint32_t sum = (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) +
+		       IPPROTO_UDP + len;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += udp[i] << 8 | udp[i + 1];
+	if (len & 1)
+		sum += udp[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	return htons(sum ? sum : 0xffff);
+}
+
+/*
+ * A child in PEER_NS that sends @count UDP datagrams to @port through a
+ * raw socket, @gap_us apart, each "good N" with its checksum or "bad N"
+ * with a wrong one.
+ */
+static pid_t udp_sender(int port, int count, bool good, unsigned int gap_us)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	unsigned char d[8 + 64];
+	struct in_addr src, dst;
+	pid_t pid = fork();
+	int ns, fd, i;
+	uint16_t c;
+
+	if (pid)
+		return pid;
+	ns = open("/run/netns/" PEER_NS, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		_exit(10);
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+	if (fd < 0)
+		_exit(11);
+	inet_pton(AF_INET, PEER_IP, &src);
+	inet_pton(AF_INET, BOUND_IP, &dst);
+	a.sin_addr = dst;
+	for (i = 0; i < count; i++) {
+		memset(d, 0, sizeof(d));
+		d[0] = 0x9c, d[1] = 0x40;	/* source port 40000 */
+		d[2] = port >> 8, d[3] = port & 0xff;
+		d[5] = sizeof(d);
+		snprintf((char *)d + 8, 64, "%s %d", good ? "good" : "bad", i);
+		c = udp4_csum(src, dst, d, sizeof(d));
+		if (!good)
+			c ^= htons(0x0101);
+		memcpy(d + 6, &c, 2);
+		if (sendto(fd, d, sizeof(d), 0, (struct sockaddr *)&a,
+			   sizeof(a)) != sizeof(d))
+			_exit(12);
+		if (gap_us)
+			usleep(gap_us);
+	}
+	_exit(0);
+}
+
+/* Datagrams waiting on @fd, in @ms at most; each one's text in @last. */
+static int udp_drain(int fd, long ms, char *last, size_t size)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	long end = now_ms() + ms;
+	int n = 0;
+	ssize_t r;
+
+	while (now_ms() < end && poll(&p, 1, 50) >= 0) {
+		while ((r = recv(fd, last, size - 1, MSG_DONTWAIT)) > 0) {
+			last[r] = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The virtio-net header is the device's word to the driver (how many
+ * buffers a frame spans, whether its checksum was checked): it must not
+ * lie where another writer of the file can forge it before NAPI reads
+ * it. A process writes a header claiming a checked checksum
+ * (VIRTIO_NET_HDR_F_DATA_VALID, one buffer) over the start of every slot
+ * while the peer sends UDP datagrams with wrong checksums: none may reach
+ * the socket. Then, the writer gone, a good datagram arrives and a bad
+ * one does not.
+ */
+TEST_F(zc, forged_virtio_header_is_not_trusted)
+{
+	static const unsigned char forged[12] = { 0x02, [10] = 1 };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	char text[80] = "";
+	int udp, port, got;
+	pid_t writer, pid;
+
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, udp);
+	inet_pton(AF_INET, BOUND_IP, &a.sin_addr);
+	ASSERT_EQ(0, bind(udp, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, getsockname(udp, (struct sockaddr *)&a, &alen));
+	port = ntohs(a.sin_port);
+
+	writer = slot_writer(self->reg.map, self->reg.len, forged,
+			     sizeof(forged), 4000);
+	pid = udp_sender(port, 2000, false, 500);
+	EXPECT_EQ(0, wait_child(pid));
+	got = udp_drain(udp, 200, text, sizeof(text));
+	EXPECT_EQ(0, wait_child(writer));
+	got += udp_drain(udp, 200, text, sizeof(text));
+	EXPECT_EQ(0, got)
+		TH_LOG("%d datagrams with a wrong checksum were delivered, the last \"%s\"",
+		       got, text);
+
+	pid = udp_sender(port, 1, true, 0);
+	EXPECT_EQ(0, wait_child(pid));
+	pid = udp_sender(port, 1, false, 0);
+	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(1, udp_drain(udp, 2000, text, sizeof(text)));
+	EXPECT_STREQ("good 0", text);
+	close(udp);
+}
+
+/*
+ * The stack parses a frame's IP and TCP headers from a copy the driver
+ * made, never in the slot: a process that keeps scribbling over the
+ * headers of every slot while a stream arrives costs drops and
+ * retransmissions, never a wrong byte or a kernel splat.
+ */
+TEST_F(zc, scribbled_headers_cost_only_retransmissions)
+{
+	const size_t len = 1 << 20;
+	pid_t writer, pid;
+	int srv;
+
+	/* Ethernet, IPv4 and TCP with timestamps: 66 bytes; the payload after. */
+	writer = slot_writer(self->reg.map, self->reg.len, NULL, 60, 2000);
+	pid = sender(self->port, 53, len, 65536, false);
+	srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, srv);
+	EXPECT_LT(0, recv_stream(srv, self->reg.map, 53, len, NULL, 0));
+	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(0, wait_child(writer));
+	close(srv);
+}
+
+#define ESP_KEY	"0x0102030405060708090a0b0c0d0e0f1011121314"
+
+/*
+ * Transport-mode ESP (AES-GCM) from PEER_IP to BOUND_IP: the state in
+ * both namespaces, the policy on the peer for TCP to @port only.
+ */
+static int esp_setup(int port)
+{
+	const char *state = "xfrm state add src " PEER_IP " dst " BOUND_IP
+		" proto esp spi 0x5e50 mode transport"
+		" aead 'rfc4106(gcm(aes))' " ESP_KEY " 128";
+
+	return sh("/sbin/ip %s && /sbin/ip -n " PEER_NS " %s && "
+		  "/sbin/ip -n " PEER_NS " xfrm policy add src " PEER_IP
+		  " dst " BOUND_IP " proto 6 dport %d dir out tmpl src "
+		  PEER_IP " dst " BOUND_IP " proto esp mode transport",
+		  state, state, port);
+}
+
+static void esp_teardown(void)
+{
+	sh("/sbin/ip xfrm state flush; /sbin/ip -n " PEER_NS " xfrm state flush; "
+	   "/sbin/ip -n " PEER_NS " xfrm policy flush");
+}
+
+/* A child in PEER_NS that sends @marker, @count times, to @port. */
+static pid_t marker_sender(int port, const char *marker, int count)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	pid_t pid = fork();
+	int ns, fd, i;
+
+	if (pid)
+		return pid;
+	ns = open("/run/netns/" PEER_NS, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		_exit(10);
+	inet_pton(AF_INET, BOUND_IP, &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		_exit(11);
+	for (i = 0; i < count; i++)
+		if (send_all(fd, marker, strlen(marker)))
+			_exit(12);
+	close(fd);
+	_exit(0);
+}
+
+/*
+ * ESP decrypts in place when it may. A fragment in a region page must be
+ * copied first (the driver marks it SKBFL_SHARED_FRAG), or the plaintext
+ * of a flow, another user's maybe, is written into the region's file. A
+ * plain socket on the bound queue receives an ESP stream: every byte
+ * arrives, and not one copy of its text is in the file.
+ */
+TEST_F(zc, esp_is_not_decrypted_into_the_region)
+{
+	static const char marker[] = "plaintext that only the two ends may read. ";
+	const int count = 4096;
+	char buf[sizeof(marker) - 1];
+	int plain, port, srv, i;
+	long long filled0;
+	pid_t pid;
+
+	esp_teardown();
+	plain = listener_on(BOUND_IP, &port);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, esp_setup(port)) TH_LOG("ip xfrm: no ESP in this kernel?");
+	filled0 = proc_paste_counter("PasteRxFilled");
+	pid = marker_sender(port, marker, count);
+
+	srv = accept(plain, NULL, NULL);
+	ASSERT_LE(0, srv);
+	for (i = 0; i < count; i++) {
+		ASSERT_EQ(sizeof(buf), recv(srv, buf, sizeof(buf), MSG_WAITALL));
+		ASSERT_EQ(0, memcmp(buf, marker, sizeof(buf)))
+			TH_LOG("copy %d of the text arrived wrong", i);
+	}
+	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(0, sh("/sbin/ip -s xfrm state | grep -Eq '[1-9][0-9]*\\(packets\\)'"))
+		TH_LOG("no packet went through the ESP state");
+	EXPECT_LT(filled0, proc_paste_counter("PasteRxFilled"));
+	EXPECT_EQ(NULL, memmem(self->reg.map, self->reg.len, marker,
+			       sizeof(marker) - 1))
+		TH_LOG("the plaintext is in the region at %td",
+		       (char *)memmem(self->reg.map, self->reg.len, marker,
+				      sizeof(marker) - 1) - self->reg.map);
+	close(srv);
+	close(plain);
+	esp_teardown();
+}
+
+/*
+ * The unlink variant: the region's file is unlinked and closed while a
+ * plain socket's unread skbs still reference its pages. The draining
+ * region keeps the file, so the filesystem cannot give its blocks to a
+ * new file: one of the same size, created and filled at once, must not
+ * change a byte of what the plain socket then reads.
+ */
+TEST_F(zc, unlinked_file_keeps_its_blocks_while_draining)
+{
+	const size_t len = 64 << 10;
+	struct region other = { .fd = -1 };
+	char *buf = malloc(len);
+	int plain, port, srv;
+	size_t got = 0, i;
+	struct stat st;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, fstat(self->reg.fd, &st));
+	plain = listener_on(BOUND_IP, &port);
+	ASSERT_LE(0, plain);
+	pid = sender(port, 59, len, 65536, false);
+	srv = accept(plain, NULL, NULL);
+	ASSERT_LE(0, srv);
+	ASSERT_EQ((int)len, wait_inq_for(srv, len, 30));
+	ASSERT_EQ(0, wait_child(pid));
+
+	close(self->lsn);
+	self->lsn = -1;
+	EXPECT_EQ(0, wait_region_released(st.st_ino));
+	region_close(&self->reg);
+	self->reg.map = NULL;
+	self->reg.fd = -1;
+	ASSERT_EQ(0, region_open(&other, "zc-other", self->reg.len, false));
+	memset(other.map, 0x5a, other.len);
+
+	while (got < len) {
+		ssize_t n = recv(srv, buf + got, len - got, 0);
+
+		ASSERT_LT(0, n);
+		got += n;
+	}
+	for (i = 0; i < len && (unsigned char)buf[i] == stream_byte(59, i); i++)
+		;
+	EXPECT_EQ(len, i) TH_LOG("the plain socket read a wrong byte at %zu", i);
+	close(srv);
+	close(plain);
+	EXPECT_EQ(0, wait_region_gone(st.st_ino))
+		TH_LOG("the region still drains with its pages idle");
+	region_close(&other);
 	free(buf);
 }
 
