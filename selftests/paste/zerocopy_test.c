@@ -970,6 +970,50 @@ static int truncate_within(int fd, off_t len, int secs)
 }
 
 /*
+ * A plain (non-PASTE) socket on the bound NIC with @len bytes of stream
+ * @seed queued unread, in region pages. Return: the accepted socket (its
+ * listener in *@plain), or -1.
+ */
+static int plain_socket_unread(uint32_t seed, size_t len, int *plain)
+{
+	int port, srv;
+	pid_t pid;
+
+	*plain = listener_on(BOUND_IP, &port);
+	if (*plain < 0)
+		return -1;
+	pid = sender(port, seed, len, 65536, false);
+	srv = accept(*plain, NULL, NULL);
+	if (srv < 0 || wait_inq_for(srv, len, 30) != (int)len ||
+	    wait_child(pid))
+		return -1;
+	return srv;
+}
+
+/* Read @len bytes: where they first differ from stream @seed, @len if nowhere. */
+static ssize_t stream_mismatch(int fd, uint32_t seed, size_t len)
+{
+	unsigned char *buf = malloc(len);
+	size_t got = 0, i;
+
+	if (!buf)
+		return -1;
+	while (got < len) {
+		ssize_t n = recv(fd, buf + got, len - got, 0);
+
+		if (n <= 0) {
+			free(buf);
+			return -1;
+		}
+		got += n;
+	}
+	for (i = 0; i < len && buf[i] == stream_byte(seed, i); i++)
+		;
+	free(buf);
+	return i;
+}
+
+/*
  * A plain socket on the bound NIC leaves 64 KiB unread in region pages
  * when the region's last socket goes: the region drains, keeping its pins,
  * layout lock and file, until those pages are idle. A new region on the
@@ -981,22 +1025,15 @@ static int truncate_within(int fd, off_t len, int secs)
 TEST_F(zc, region_drains_until_foreign_skbs_are_read)
 {
 	const size_t len = 64 << 10, lo_len = 1 << 20;
+	int plain, srv, lo, cli, lsrv, again, err;
 	struct sockaddr_storage ss;
-	char *buf = malloc(len);
-	int plain, port, srv, lo, cli, lsrv, again, err;
 	socklen_t sslen;
 	struct stat st;
-	size_t got = 0, i;
 	pid_t pid;
 
 	ASSERT_EQ(0, fstat(self->reg.fd, &st));
-	plain = listener_on(BOUND_IP, &port);
-	ASSERT_LE(0, plain);
-	pid = sender(port, 41, len, 65536, false);
-	srv = accept(plain, NULL, NULL);
+	srv = plain_socket_unread(41, len, &plain);
 	ASSERT_LE(0, srv);
-	ASSERT_EQ((int)len, wait_inq_for(srv, len, 30));
-	ASSERT_EQ(0, wait_child(pid));
 
 	close(self->lsn);
 	self->lsn = -1;
@@ -1028,15 +1065,8 @@ TEST_F(zc, region_drains_until_foreign_skbs_are_read)
 	EXPECT_EQ(ETXTBSY, err)
 		TH_LOG("ftruncate of a draining region's file: %d", err);
 
-	while (got < len) {
-		ssize_t n = recv(srv, buf + got, len - got, 0);
-
-		ASSERT_LT(0, n);
-		got += n;
-	}
-	for (i = 0; i < len && (unsigned char)buf[i] == stream_byte(41, i); i++)
-		;
-	EXPECT_EQ(len, i) TH_LOG("the plain socket read a wrong byte at %zu", i);
+	EXPECT_EQ((ssize_t)len, stream_mismatch(srv, 41, len))
+		TH_LOG("the plain socket read a wrong byte");
 	close(srv);
 	close(plain);
 	EXPECT_EQ(0, wait_region_gone(st.st_ino))
@@ -1044,7 +1074,6 @@ TEST_F(zc, region_drains_until_foreign_skbs_are_read)
 	again = socket(AF_INET, SOCK_STREAM, 0);
 	EXPECT_EQ(0, region_attach(again, &self->reg, 0));
 	close(again);
-	free(buf);
 }
 
 static long now_ms(void)
@@ -1339,21 +1368,12 @@ TEST_F(zc, unlinked_file_keeps_its_blocks_while_draining)
 {
 	const size_t len = 64 << 10;
 	struct region other = { .fd = -1 };
-	char *buf = malloc(len);
-	int plain, port, srv;
-	size_t got = 0, i;
 	struct stat st;
-	pid_t pid;
+	int plain, srv;
 
-	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, fstat(self->reg.fd, &st));
-	plain = listener_on(BOUND_IP, &port);
-	ASSERT_LE(0, plain);
-	pid = sender(port, 59, len, 65536, false);
-	srv = accept(plain, NULL, NULL);
+	srv = plain_socket_unread(59, len, &plain);
 	ASSERT_LE(0, srv);
-	ASSERT_EQ((int)len, wait_inq_for(srv, len, 30));
-	ASSERT_EQ(0, wait_child(pid));
 
 	close(self->lsn);
 	self->lsn = -1;
@@ -1364,21 +1384,13 @@ TEST_F(zc, unlinked_file_keeps_its_blocks_while_draining)
 	ASSERT_EQ(0, region_open(&other, "zc-other", self->reg.len, false));
 	memset(other.map, 0x5a, other.len);
 
-	while (got < len) {
-		ssize_t n = recv(srv, buf + got, len - got, 0);
-
-		ASSERT_LT(0, n);
-		got += n;
-	}
-	for (i = 0; i < len && (unsigned char)buf[i] == stream_byte(59, i); i++)
-		;
-	EXPECT_EQ(len, i) TH_LOG("the plain socket read a wrong byte at %zu", i);
+	EXPECT_EQ((ssize_t)len, stream_mismatch(srv, 59, len))
+		TH_LOG("the plain socket read a wrong byte");
 	close(srv);
 	close(plain);
 	EXPECT_EQ(0, wait_region_gone(st.st_ino))
 		TH_LOG("the region still drains with its pages idle");
 	region_close(&other);
-	free(buf);
 }
 
 #define READ_PMEM_FAIL	"/sys/kernel/debug/paste/read_pmem_fail"
