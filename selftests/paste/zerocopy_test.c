@@ -109,22 +109,15 @@ static int set_mtu(const char *bound, int mtu)
 }
 
 /*
- * A child in PEER_NS that connects to @port and sends @len bytes of stream
- * @seed in writes of @chunk, @gap_us apart, then closes.
+ * In a child: a TCP connection from PEER_NS to BOUND_IP:@port, or exit
+ * (10: no namespace, 11: no connection).
  */
-static pid_t sender_paced(int port, uint32_t seed, size_t len, size_t chunk,
-			  bool nodelay, unsigned int gap_us)
+static int peer_connect(int port, bool nodelay)
 {
-	pid_t pid = fork();
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons(port) };
-	char *buf;
-	size_t off;
-	int ns, fd, one = 1;
+	int ns = open("/run/netns/" PEER_NS, O_RDONLY), fd, one = 1;
 
-	if (pid)
-		return pid;
-	ns = open("/run/netns/" PEER_NS, O_RDONLY);
 	if (ns < 0 || setns(ns, CLONE_NEWNET))
 		_exit(10);
 	inet_pton(AF_INET, BOUND_IP, &a.sin_addr);
@@ -133,6 +126,24 @@ static pid_t sender_paced(int port, uint32_t seed, size_t len, size_t chunk,
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		_exit(11);
+	return fd;
+}
+
+/*
+ * A child in PEER_NS that connects to @port and sends @len bytes of stream
+ * @seed in writes of @chunk, @gap_us apart, then closes.
+ */
+static pid_t sender_paced(int port, uint32_t seed, size_t len, size_t chunk,
+			  bool nodelay, unsigned int gap_us)
+{
+	pid_t pid = fork();
+	char *buf;
+	size_t off;
+	int fd;
+
+	if (pid)
+		return pid;
+	fd = peer_connect(port, nodelay);
 	buf = malloc(chunk);
 	for (off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
@@ -1292,20 +1303,12 @@ static void esp_teardown(void)
 /* A child in PEER_NS that sends @marker, @count times, to @port. */
 static pid_t marker_sender(int port, const char *marker, int count)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port) };
 	pid_t pid = fork();
-	int ns, fd, i;
+	int fd, i;
 
 	if (pid)
 		return pid;
-	ns = open("/run/netns/" PEER_NS, O_RDONLY);
-	if (ns < 0 || setns(ns, CLONE_NEWNET))
-		_exit(10);
-	inet_pton(AF_INET, BOUND_IP, &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
-		_exit(11);
+	fd = peer_connect(port, false);
 	for (i = 0; i < count; i++)
 		if (send_all(fd, marker, strlen(marker)))
 			_exit(12);
