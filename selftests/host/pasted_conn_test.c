@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -1218,6 +1219,96 @@ TEST_F(faults, checkpoint_time_is_not_the_clients)
 	self->pid = 0;
 	unsetenv("PASTED_FAULTS");
 	EXPECT_LE(1, checkpoints_at_exit(self->dir)) TH_LOG("the log never filled");
+}
+
+/* pasted's "longest checkpoint step N bytes" at exit in @dir/log, or -1. */
+static long longest_step_at_exit(const char *dir)
+{
+	char path[128], line[1024], *p;
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "longest checkpoint step ");
+		if (!strncmp(line, "pasted: stopped:", 16) && p)
+			n = atol(p + strlen("longest checkpoint step "));
+	}
+	fclose(f);
+	return n;
+}
+
+#define STEP_KEYS	6800	/* of 4 KiB: the 32 MiB log is 3/4 full at 6144 */
+#define STEP_VALUE	4096
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * 24 MiB of values to snapshot, written at 1 ms per 8 KiB (snapshot_slow):
+ * a checkpoint takes about 3 s. It must run in steps between rounds, so
+ * that no request waits for the whole of it: the slowest of the POSTs and
+ * GETs around it must take half that at most, and no step may write more
+ * than a couple of MiB. A checkpoint used to write every value inside one
+ * round, and the request after it waited the whole 3 s.
+ */
+TEST_F(faults, checkpoint_runs_in_steps_between_requests)
+{
+	const char *const args[] = { "-r", "32", NULL };
+	long slowest = 0, ms, step;
+	struct timespec t0;
+	char key[32];
+	int fd, i, st;
+
+	setenv("PASTED_FAULTS", "snapshot_slow=1+0", 1);
+	self->pid = start_limited("memcpy", variant->loop, self->dir,
+				  &self->port, 0, 0, args);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < STEP_KEYS; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		st = post_value(fd, key, STEP_VALUE, 'a' + i % 26);
+		ASSERT_EQ(201, st) TH_LOG("POST %s", key);
+		ms = elapsed_ms(&t0);
+		if (i % 8 == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			ASSERT_EQ(0, value_is(self->port, "k0000", STEP_VALUE, 'a'));
+			if (elapsed_ms(&t0) > ms)
+				ms = elapsed_ms(&t0);
+		}
+		if (ms > slowest)
+			slowest = ms;
+	}
+	close(fd);
+	EXPECT_EQ(0, stop(self->pid));
+	self->pid = 0;
+	unsetenv("PASTED_FAULTS");
+	step = longest_step_at_exit(self->dir);
+	TH_LOG("slowest request %ld ms, longest checkpoint step %ld bytes",
+	       slowest, step);
+	EXPECT_LE(1, checkpoints_at_exit(self->dir)) TH_LOG("the log never filled");
+	/* A step takes about 128 ms, a GET on a new connection a few rounds. */
+	EXPECT_GT(1500, slowest) TH_LOG("a request waited for the checkpoint");
+	EXPECT_GT(2L << 20, step) TH_LOG("one round wrote the snapshot");
+	self->pid = start_limited("memcpy", variant->loop, self->dir,
+				  &self->port, 0, 0, args);
+	ASSERT_LT(0, self->pid);
+	for (i = 0; i < STEP_KEYS; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		ASSERT_EQ(0, value_is(self->port, key, STEP_VALUE, 'a' + i % 26))
+			TH_LOG("acknowledged %s lost", key);
+	}
 }
 
 /*

@@ -17,6 +17,7 @@ static const struct {
 	[FAULT_SEND] = { "send", ECONNRESET },
 	[FAULT_ACCEPT] = { "accept", EMFILE },
 	[FAULT_SNAPSHOT_STALL] = { "snapshot_stall", ETIMEDOUT },
+	[FAULT_SNAPSHOT_SLOW] = { "snapshot_slow", ETIMEDOUT },
 };
 
 /* "name=N[+K]", comma separated; -EINVAL for anything else. */

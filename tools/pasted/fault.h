@@ -7,7 +7,9 @@
  *   PASTED_FAULTS=snapshot_open=2+3,send=1
  *
  * fails the 2nd, 3rd and 4th snapshot open and the first send (N+0: the
- * Nth and every later call); snapshot_stall slows snapshots down instead.
+ * Nth and every later call); snapshot_stall (3 s at the start of a
+ * snapshot) and snapshot_slow (1 ms per 8 KiB of values written) slow
+ * snapshots down instead.
  * Release builds compile every check away.
  */
 #ifndef PASTED_FAULT_H
@@ -20,6 +22,7 @@ enum fault_point {
 	FAULT_SEND,		/* ECONNRESET */
 	FAULT_ACCEPT,		/* EMFILE */
 	FAULT_SNAPSHOT_STALL,	/* no error: the snapshot takes FAULT_STALL_S */
+	FAULT_SNAPSHOT_SLOW,	/* no error: a value takes 1 ms per 8 KiB */
 	FAULT_COUNT
 };
 

@@ -96,6 +96,7 @@ int kv_put(struct kv *kv, const char *key, size_t klen, const struct kv_val *v)
 			free(e->val.more);
 	}
 	e->val = *v;
+	e->snap_gen = 0;
 	return 0;
 err:
 	free(v->heap);

@@ -49,9 +49,14 @@ static inline const struct kv_piece *kv_pieces(const struct kv_val *v)
 	return v->npieces > KV_INLINE_PIECES ? v->more : v->pieces;
 }
 
+/*
+ * @snap_gen: the snapshot being written holds this value when it is that
+ * snapshot's generation; kv_put() sets it to 0 (in none).
+ */
 struct kv_ent {
 	char *key;
 	size_t klen;
+	uint32_t snap_gen;
 	struct kv_val val;
 };
 

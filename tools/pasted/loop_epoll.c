@@ -111,7 +111,8 @@ static int run(struct server *s)
 
 	while (!s->stop) {
 		n = epoll_wait(s->ep, evs, ARRAY_SIZE(evs),
-			       s->npending || s->ntouched ? 0 : 1000);
+			       s->npending || s->ntouched ||
+			       checkpoint_running(s) ? 0 : 1000);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (i = 0; i < n; i++) {

@@ -169,11 +169,13 @@ static int run(struct server *s)
 			arm(s, OP_TIMER, -1, NULL, 0);
 		}
 		/*
-		 * Connections left for the next round do not wait. -EBUSY and
+		 * Connections left for the next round, or a checkpoint under
+		 * way, do not wait. -EBUSY and
 		 * -EAGAIN: completions must be reaped first, or the kernel is
 		 * short of memory for a moment; neither ends the server.
 		 */
-		err = io_uring_submit_and_wait(&s->ring, s->ntouched ? 0 : 1);
+		err = io_uring_submit_and_wait(&s->ring,
+					       s->ntouched || checkpoint_running(s) ? 0 : 1);
 		if (err < 0 && err != -EINTR && err != -EBUSY && err != -EAGAIN)
 			return err;
 		/* Reap the whole batch of completions first. */

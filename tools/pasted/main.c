@@ -315,11 +315,13 @@ int main(int argc, char **argv)
 	if (!s->opt.quiet)
 		printf("pasted: stopped: %" PRIu64 " requests (%" PRIu64 " POST, %" PRIu64
 		       " GET, %" PRIu64 " errors), %" PRIu64 " commits, %" PRIu64
-		       " checkpoints, %" PRIu64 " receives without buffers, payload bytes copied %" PRIu64
+		       " checkpoints, longest checkpoint step %" PRIu64 " bytes, %" PRIu64
+		       " receives without buffers, payload bytes copied %" PRIu64
 		       ", head bytes gathered %" PRIu64
 		       ", kernel copies: %" PRIu64 " received, %" PRIu64 " written\n",
 		       s->st.requests, s->st.posts, s->st.gets, s->st.errors,
-		       s->st.commits, s->st.checkpoints, s->st.starved,
+		       s->st.commits, s->st.checkpoints, s->st.ckpt_step_max,
+		       s->st.starved,
 		       s->st.payload_copied, s->st.header_copied,
 		       s->st.recv_copied, s->st.write_copied);
 	for (unsigned int fd = 0; fd < s->max_conn; fd++)
@@ -328,6 +330,7 @@ int main(int argc, char **argv)
 	free(s->conns);
 	free(s->touched);
 	free(s->pending);
+	snapshot_abort(s);
 	if (s->store->close)
 		s->store->close(s);
 	kv_free(&s->kv);

@@ -3,7 +3,8 @@
  * The end of a round, the same for both event loops once they have taken
  * in what was ready (epoll) or what completed (io_uring): housekeeping,
  * one group commit, then every connection the round touched is settled
- * and answered by the loop, then a checkpoint if the log is filling up.
+ * and answered by the loop, then a step of a checkpoint if the log is
+ * filling up.
  * Written once, so that no loop answers before the commit.
  */
 #include <string.h>
@@ -42,6 +43,6 @@ int round_end(struct server *s)
 	memmove(s->touched, s->touched + n,
 		(s->ntouched - n) * sizeof(*s->touched));
 	s->ntouched -= n;
-	checkpoint_if_needed(s, tick);
+	checkpoint_step(s, tick);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -134,6 +135,21 @@ struct stats {
 	uint64_t header_copied;		/* bytes of heads gathered across buffers */
 	uint64_t recv_copied;		/* bytes the kernel copied in by recv() */
 	uint64_t write_copied;		/* bytes the kernel copied in by pwrite() */
+	uint64_t ckpt_step_max;		/* most snapshot bytes one round wrote */
+};
+
+/**
+ * struct snapshot_job - the snapshot a checkpoint writes, a step a round
+ * @f: its temporary file, or NULL while no checkpoint is under way
+ * @gen: the index entries with this snap_gen are in it
+ * @cursor: the next index entry a step looks at
+ * @intake: bytes of values staged since the last step
+ */
+struct snapshot_job {
+	FILE *f;
+	uint32_t gen;
+	size_t cursor;
+	uint64_t intake;
 };
 
 /*
@@ -265,6 +281,7 @@ struct server {
 	bool released;			/* paste: buffers went back since the
 					 * last retry of starved connections */
 	struct kv kv;
+	struct snapshot_job snap;
 	struct conn **conns;		/* by descriptor, @max_conn of them */
 	struct conn **touched;		/* to settle and answer this round */
 	int *pending;			/* descriptors with input to parse
@@ -352,7 +369,8 @@ int store_post(struct server *s, const struct http_req *req,
 int commit(struct server *s);
 int checkpoint(struct server *s);
 bool need_checkpoint(const struct server *s);
-void checkpoint_if_needed(struct server *s, bool tick);
+void checkpoint_step(struct server *s, bool tick);
+bool checkpoint_running(const struct server *s);
 
 /* store_log.c */
 bool log_is_empty(const char *path);
@@ -364,7 +382,10 @@ int chunk_alloc(struct server *s, uint64_t *off);
 int round_end(struct server *s);
 
 /* snapshot.c */
-int snapshot_write(struct server *s);
+int snapshot_begin(struct server *s);
+int snapshot_step(struct server *s, uint64_t budget);
+int snapshot_finish(struct server *s);
+void snapshot_abort(struct server *s);
 int snapshot_load(struct server *s);
 
 #endif /* PASTED_SERVER_H */

@@ -35,6 +35,7 @@ int store_post(struct server *s, const struct http_req *req,
 	struct kv_val v = { .len = req->body_len };
 	int err = s->store->stage(s, req, at, body, &v);
 
+	s->snap.intake += req->body_len;
 	if (err == -EBUSY) {
 		err = commit(s);
 		if (!err)
@@ -61,27 +62,45 @@ int commit(struct server *s)
 }
 
 /*
- * Commit, write every live value into a snapshot, then empty the log: in
- * this order, a crash at any point recovers every acknowledged value from
- * the snapshot, the log, or both.
+ * A checkpoint writes at most this much of the snapshot per round, or
+ * twice what the round took in if that is more, so that it ends before the
+ * log's last quarter fills.
+ */
+#define CHECKPOINT_STEP	(1u << 20)
+
+static void checkpoint_ended(struct server *s, int err)
+{
+	if (err) {
+		snapshot_abort(s);
+		if (!s->ckpt_err)
+			fprintf(stderr, "pasted: checkpoint: %s; writes get 503 once the log is full, until a checkpoint succeeds (retried every second)\n",
+				strerror(-err));
+	} else {
+		s->st.checkpoints++;
+		if (s->ckpt_err)
+			fprintf(stderr, "pasted: checkpoint succeeded again\n");
+	}
+	s->ckpt_err = err;
+}
+
+/*
+ * The whole checkpoint now, or the rest of the one under way: commit,
+ * write every value the snapshot lacks, then empty the log. In this order,
+ * a crash at any point recovers every acknowledged value from the
+ * snapshot, the log, or both.
  */
 int checkpoint(struct server *s)
 {
 	uint64_t start = now_ms();
-	int err = commit(s);
+	int err = s->snap.f ? 0 : snapshot_begin(s);
 
 	if (!err)
-		err = snapshot_write(s);
+		err = commit(s);
+	if (!err)
+		err = snapshot_finish(s);
 	if (!err && s->store->truncate)
 		err = s->store->truncate(s);
-	if (!err)
-		s->st.checkpoints++;
-	if (err && !s->ckpt_err)
-		fprintf(stderr, "pasted: checkpoint: %s; writes get 503 once the log is full, until a checkpoint succeeds (retried every second)\n",
-			strerror(-err));
-	else if (!err && s->ckpt_err)
-		fprintf(stderr, "pasted: checkpoint succeeded again\n");
-	s->ckpt_err = err;
+	checkpoint_ended(s, err);
 	/* Clients waited meanwhile; housekeeping() does not count it as theirs. */
 	s->paused_ms += now_ms() - start;
 	return err;
@@ -93,14 +112,40 @@ bool need_checkpoint(const struct server *s)
 }
 
 /*
- * At the end of a round: checkpoint when the log is filling up. A failure
- * does not stop the server: the log keeps what was acknowledged, reads are
- * served, and the checkpoint is tried again once a second (@tick).
+ * At the end of a round: begin a checkpoint when the log is three
+ * quarters full, and write a step of it each round while the log keeps
+ * taking writes, so that no round stalls for the whole snapshot. Only a
+ * log that fills before the end makes store_post() finish it at once. A
+ * failure does not stop the server: the log keeps what was acknowledged,
+ * reads are served, and the checkpoint is tried again once a second
+ * (@tick).
  */
-void checkpoint_if_needed(struct server *s, bool tick)
+void checkpoint_step(struct server *s, bool tick)
 {
-	if (need_checkpoint(s) && (!s->ckpt_err || tick))
+	uint64_t budget;
+	int err;
+
+	if (!s->snap.f) {
+		if (!need_checkpoint(s) || (s->ckpt_err && !tick))
+			return;
+		err = snapshot_begin(s);
+		if (err) {
+			checkpoint_ended(s, err);
+			return;
+		}
+	}
+	budget = s->snap.intake * 2;
+	err = snapshot_step(s, budget > CHECKPOINT_STEP ? budget : CHECKPOINT_STEP);
+	if (err < 0)
+		checkpoint_ended(s, err);
+	else if (err)
 		checkpoint(s);
+}
+
+/* A checkpoint is under way: the loop should not sleep. */
+bool checkpoint_running(const struct server *s)
+{
+	return s->snap.f;
 }
 
 /* Does @mode own pasted.@name? */
