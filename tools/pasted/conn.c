@@ -55,6 +55,44 @@ void conn_input(struct server *s, struct conn *c, ssize_t got,
 }
 
 /*
+ * @c has no room to receive into (region buffers, log area): it receives
+ * nothing until room comes back. @checkpoint_frees: a checkpoint would
+ * free some; the round ends by beginning one.
+ */
+void conn_starve(struct server *s, struct conn *c, bool checkpoint_frees)
+{
+	s->st.starved++;
+	c->starved = true;
+	if (checkpoint_frees)
+		s->checkpoint_wanted = true;
+}
+
+/*
+ * Once room came back, or every second (@tick): starved connections try
+ * again, and those that waited for a checkpoint to close close.
+ */
+static void retry_waiting(struct server *s, bool tick)
+{
+	unsigned int fd;
+
+	if (!s->released && !tick)
+		return;
+	s->released = false;
+	for (fd = 0; fd < s->max_conn; fd++) {
+		struct conn *c = s->conns[fd];
+
+		if (c && c->starved) {
+			c->starved = false;
+			touch(s, c);
+		}
+		if (c && c->unsettled && s->st.checkpoints >= c->close_after) {
+			c->unsettled = false;
+			touch(s, c);
+		}
+	}
+}
+
+/*
  * Should the loop receive more for @c? Not while its answers back up, nor
  * while the region has no buffer for it.
  */
@@ -141,8 +179,8 @@ static void sweep_timeouts(struct server *s, uint64_t now)
 
 /*
  * Every round, before the group commit: parse input held back by a backlog
- * that has drained, retry starved connections, and once a second (@tick)
- * look for timed-out ones.
+ * that has drained, retry connections that waited for room or a
+ * checkpoint, and once a second (@tick) look for timed-out ones.
  */
 void housekeeping(struct server *s, uint64_t now, bool tick)
 {
@@ -158,8 +196,7 @@ void housekeeping(struct server *s, uint64_t now, bool tick)
 		conn_process(s, c);
 		touch(s, c);
 	}
-	if (s->store->rx->housekeeping)
-		s->store->rx->housekeeping(s, tick);
+	retry_waiting(s, tick);
 	if (s->paused_ms) {
 		timers_defer(s, now, s->paused_ms);
 		s->paused_ms = 0;
@@ -209,26 +246,25 @@ bool accept_pause(struct server *s, int err)
 	return true;
 }
 
-void conn_close(struct server *s, struct conn *c)
+/*
+ * Close @c, or (false) keep its socket until a checkpoint: logged buffers
+ * that could not be pinned, or were lost track of, would go back to the
+ * kernel with it while the log references them. retry_waiting() brings it
+ * back here once a checkpoint holds their values.
+ */
+bool conn_close(struct server *s, struct conn *c)
 {
-	int err = s->store->rx->conn_exit ? s->store->rx->conn_exit(s, c) : 0;
+	int err = 0;
 
-	/*
-	 * Logged buffers that could not be pinned, or were lost track of, go
-	 * back to the kernel with the socket: put their values in a checkpoint
-	 * first. If that fails too, stop: the log still references them, and
-	 * after a restart no other connection has had the chance to reuse them.
-	 */
+	if (c->close_after <= s->st.checkpoints && s->store->rx->conn_exit)
+		err = s->store->rx->conn_exit(s, c);
 	if (c->unsettled) {
-		fprintf(stderr, "pasted: settling buffers: %s; checkpointing\n",
-			err ? strerror(-err) : "failed before");
-		err = checkpoint(s);
-		if (err) {
-			fprintf(stderr, "pasted: checkpoint: %s; stopping\n",
-				strerror(-err));
-			s->fatal = err;
-			s->stop = true;
-		}
+		if (c->close_after <= s->st.checkpoints)
+			fprintf(stderr, "pasted: settling buffers: %s; closing after a checkpoint\n",
+				err ? strerror(-err) : "failed before");
+		c->close_after = s->st.checkpoints + 1;
+		s->checkpoint_wanted = true;
+		return false;
 	}
 	s->conns[c->fd] = NULL;
 	s->nconns--;
@@ -240,5 +276,6 @@ void conn_close(struct server *s, struct conn *c)
 		s->accept_paused = false;
 		s->loop->accept_resume(s);
 	}
+	return true;
 }
 

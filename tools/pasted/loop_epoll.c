@@ -89,7 +89,9 @@ static void answer(struct server *s, struct conn *c)
 		return;
 	}
 	if (err || c->closing) {
-		conn_close(s, c);
+		/* Kept for a checkpoint: no event of its wants handling. */
+		if (!conn_close(s, c))
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		return;
 	}
 	ev.events = conn_wants_input(c) ? EPOLLIN | EPOLLRDHUP : 0;

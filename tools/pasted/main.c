@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 	if (!s->opt.quiet)
 		printf("pasted: stopped: %" PRIu64 " requests (%" PRIu64 " POST, %" PRIu64
 		       " GET, %" PRIu64 " errors), %" PRIu64 " commits, %" PRIu64
-		       " checkpoints, longest checkpoint step %" PRIu64 " bytes, %" PRIu64
+		       " checkpoints, %" PRIu64 " bytes at most per checkpoint step, %" PRIu64
 		       " receives without buffers, payload bytes copied %" PRIu64
 		       ", head bytes gathered %" PRIu64
 		       ", kernel copies: %" PRIu64 " received, %" PRIu64 " written\n",

@@ -69,19 +69,23 @@ static void process_buffer(struct server *s, struct conn *c, bool keep_in_place)
  * Room for the next receive. readmmap: the window must end inside the chunk
  * the connection owns. When consumed bytes end exactly at its end, @in_off
  * is the next chunk's first byte, which may be another connection's:
- * compare with @chunk, never with a chunk derived from @in_off.
+ * compare with @chunk, never with a chunk derived from @in_off. A
+ * connection accepted while the area was full has no chunk yet.
  */
 static int rx_room(struct server *s, struct conn *c, char **p, size_t *n)
 {
 	if (s->store->rx == &rx_log_area &&
-	    c->in_off + c->in_len + IN_CAP > c->chunk + CHUNK) {
+	    (!c->in || c->in_off + c->in_len + IN_CAP > c->chunk + CHUNK)) {
 		/* Too close to the chunk end: continue in a fresh chunk. */
 		uint64_t off;
 		int err = chunk_alloc(s, &off);
 
 		if (err)
 			return err;
-		memmove(s->data.map + off, c->in, c->in_len);
+		if (!c->in)
+			s->chunk_conns++;
+		else if (c->in_len)
+			memmove(s->data.map + off, c->in, c->in_len);
 		s->st.payload_copied += c->in_len;
 		c->in = s->data.map + off;
 		c->in_off = off;
@@ -106,27 +110,46 @@ static int heap_exit(struct server *s, struct conn *c)
 	return 0;
 }
 
+/*
+ * readmmap: a chunk at once, or (the area full) once a checkpoint frees
+ * one; refused when none would free any, every chunk being a connection's.
+ */
 static int log_area_init(struct server *s, struct conn *c)
 {
 	char *p;
 	size_t n;
-	int err = chunk_alloc(s, &c->in_off);
+	int err = rx_room(s, c, &p, &n);
 
-	if (err)
-		return err;
-	c->chunk = c->in_off;
-	c->in = s->data.map + c->in_off;
-	return rx_room(s, c, &p, &n);
+	if (err == -ENOSPC && chunk_freeable(s)) {
+		s->checkpoint_wanted = true;
+		return 0;
+	}
+	return err;
 }
 
+static int log_area_exit(struct server *s, struct conn *c)
+{
+	if (c->in)
+		s->chunk_conns--;
+	return 0;
+}
+
+/*
+ * Room for the next receive: a connection without (the log area is full
+ * until a checkpoint) waits for one, or closes if no checkpoint helps.
+ */
 static int buffer_prepare(struct server *s, struct conn *c)
 {
 	char *p;
 	size_t n;
+	int err = rx_room(s, c, &p, &n);
 
-	if (!rx_room(s, c, &p, &n))
+	if (!err)
 		return 0;
-	c->closing = true;
+	if (err == -ENOSPC && chunk_freeable(s))
+		conn_starve(s, c, true);
+	else
+		c->closing = true;
 	return -1;
 }
 
@@ -204,6 +227,7 @@ const struct rx_ops rx_heap = {
 const struct rx_ops rx_log_area = {
 	.data_file = "data",
 	.conn_init = log_area_init,
+	.conn_exit = log_area_exit,
 	.prepare = buffer_prepare,
 	.recv = buffer_recv,
 	.prep_recv = buffer_prep_recv,

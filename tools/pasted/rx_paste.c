@@ -323,35 +323,14 @@ int paste_release_all(struct server *s)
 
 /*
  * The region had no buffer for @c's next bytes (ENOBUFS). A checkpoint
- * frees buffers only when logged ones are held or pinned: run one then,
- * and never when it cannot free anything (a storm of empty checkpoints is
- * what a client that sends 1-byte segments would otherwise cause). The
- * connection stops receiving until buffers come back.
+ * frees buffers only when logged ones are held or pinned: ask for one
+ * then, and never when it cannot free anything (a storm of empty
+ * checkpoints is what a client that sends 1-byte segments would otherwise
+ * cause).
  */
 static void paste_starved(struct server *s, struct conn *c)
 {
-	s->st.starved++;
-	c->starved = true;
-	if (s->npinned + s->nheld && checkpoint(s))
-		c->closing = true;
-}
-
-/* Starved connections try again once buffers came back, or every second. */
-static void paste_retry_starved(struct server *s, bool tick)
-{
-	unsigned int fd;
-
-	if (!s->released && !tick)
-		return;
-	s->released = false;
-	for (fd = 0; fd < s->max_conn; fd++) {
-		struct conn *c = s->conns[fd];
-
-		if (c && c->starved) {
-			c->starved = false;
-			touch(s, c);
-		}
-	}
+	conn_starve(s, c, s->npinned + s->nheld);
 }
 
 /*
@@ -566,6 +545,5 @@ const struct rx_ops rx_paste = {
 	.partial = paste_partial,
 	.settle = paste_rx_settle,
 	.starved = paste_starved,
-	.housekeeping = paste_retry_starved,
 	.attach = paste_attach,
 };

@@ -113,6 +113,8 @@ struct conn {
 	struct paste_ref *held;
 	unsigned int nheld, held_cap;
 	bool unsettled;			/* settling failed: some may be lost */
+	uint64_t close_after;		/* unsettled: closes once this many
+					 * checkpoints have succeeded */
 	/* consumed buffers to release, in batches */
 	struct paste_ref rel[REL_BATCH];
 	unsigned int nrel;
@@ -182,7 +184,6 @@ struct server;
  * @partial: what is queued is the start of a request (not empty lines)
  * @settle: after the group commit (NULL: nothing to do); non-zero closes
  * @starved: a receive found no buffer (-ENOBUFS; NULL: never happens)
- * @housekeeping: every round, before the commit (NULL: none)
  * @attach: at start-up, before listen() (NULL: none)
  */
 struct rx_ops {
@@ -201,7 +202,6 @@ struct rx_ops {
 	bool (*partial)(const struct server *s, const struct conn *c);
 	int (*settle)(struct server *s, struct conn *c);
 	void (*starved)(struct server *s, struct conn *c);
-	void (*housekeeping)(struct server *s, bool tick);
 	int (*attach)(struct server *s);
 };
 
@@ -270,6 +270,7 @@ struct server {
 	uint64_t data_tail;		/* memcpy/readmmap: next free byte */
 	bool *chunk_kept;		/* readmmap: chunks in use at the last
 					 * checkpoint, not reused until the next */
+	unsigned int chunk_conns;	/* readmmap: connections with a chunk */
 	/* paste: buffers the WAL references, from recovery until attach */
 	struct paste_range *owned;
 	unsigned int nowned;
@@ -278,8 +279,10 @@ struct server {
 	size_t nheld;			/* paste: logged tokens sockets hold */
 	uint32_t nr_slots;
 	uint32_t slot_size;		/* paste: bytes per region buffer */
-	bool released;			/* paste: buffers went back since the
-					 * last retry of starved connections */
+	bool released;			/* buffers or log area came back since
+					 * the last retry of starved connections */
+	bool checkpoint_wanted;		/* connections wait for room that only
+					 * a checkpoint frees */
 	struct kv kv;
 	struct snapshot_job snap;
 	struct conn **conns;		/* by descriptor, @max_conn of them */
@@ -333,7 +336,8 @@ static inline bool conn_backlogged(const struct conn *c)
 
 /* conn.c */
 struct conn *conn_new(struct server *s, int fd);
-void conn_close(struct server *s, struct conn *c);
+bool conn_close(struct server *s, struct conn *c);
+void conn_starve(struct server *s, struct conn *c, bool checkpoint_frees);
 void conn_input(struct server *s, struct conn *c, ssize_t got,
 		const struct paste_ref *refs, unsigned int nrefs);
 void conn_process(struct server *s, struct conn *c);
@@ -367,7 +371,6 @@ int storage_open(struct server *s);
 int store_post(struct server *s, const struct http_req *req,
 	       struct located *at, const char *body);
 int commit(struct server *s);
-int checkpoint(struct server *s);
 bool need_checkpoint(const struct server *s);
 void checkpoint_step(struct server *s, bool tick);
 bool checkpoint_running(const struct server *s);
@@ -377,6 +380,7 @@ bool log_is_empty(const char *path);
 
 /* store_wal.c */
 int chunk_alloc(struct server *s, uint64_t *off);
+bool chunk_freeable(const struct server *s);
 
 /* round.c */
 int round_end(struct server *s);

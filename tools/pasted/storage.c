@@ -15,6 +15,8 @@
 extern const struct storage_ops none_ops, fsync_ops, fdatasync_ops;
 extern const struct storage_ops memcpy_ops, readmmap_ops, paste_ops;
 
+static int checkpoint(struct server *s);
+
 const struct storage_ops *const storage_modes[M_COUNT] = {
 	[M_NONE] = &none_ops,
 	[M_FSYNC] = &fsync_ops,
@@ -77,6 +79,8 @@ static void checkpoint_ended(struct server *s, int err)
 				strerror(-err));
 	} else {
 		s->st.checkpoints++;
+		s->checkpoint_wanted = false;
+		s->released = true;
 		if (s->ckpt_err)
 			fprintf(stderr, "pasted: checkpoint succeeded again\n");
 	}
@@ -89,7 +93,7 @@ static void checkpoint_ended(struct server *s, int err)
  * a crash at any point recovers every acknowledged value from the
  * snapshot, the log, or both.
  */
-int checkpoint(struct server *s)
+static int checkpoint(struct server *s)
 {
 	uint64_t start = now_ms();
 	int err = s->snap.f ? 0 : snapshot_begin(s);
@@ -113,7 +117,8 @@ bool need_checkpoint(const struct server *s)
 
 /*
  * At the end of a round: begin a checkpoint when the log is three
- * quarters full, and write a step of it each round while the log keeps
+ * quarters full, or when connections wait for the room only a checkpoint
+ * frees, and write a step of it each round while the log keeps
  * taking writes, so that no round stalls for the whole snapshot. Only a
  * log that fills before the end makes store_post() finish it at once. A
  * failure does not stop the server: the log keeps what was acknowledged,
@@ -126,7 +131,8 @@ void checkpoint_step(struct server *s, bool tick)
 	int err;
 
 	if (!s->snap.f) {
-		if (!need_checkpoint(s) || (s->ckpt_err && !tick))
+		if (!(s->checkpoint_wanted || need_checkpoint(s)) ||
+		    (s->ckpt_err && !tick))
 			return;
 		err = snapshot_begin(s);
 		if (err) {

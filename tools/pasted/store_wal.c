@@ -277,7 +277,7 @@ static int data_read(struct server *s, const struct kv_val *v, char *dst)
  */
 static bool data_need_checkpoint(const struct server *s)
 {
-	bool frees_area = !s->chunk_kept || s->nconns < s->data.len / CHUNK;
+	bool frees_area = !s->chunk_kept || chunk_freeable(s);
 
 	return s->wal.tail * 4 > s->wal.capacity * 3 ||
 	       (frees_area && s->data_tail * 4 > s->data.len * 3);
@@ -304,37 +304,34 @@ static int data_truncate(struct server *s)
 	return 0;
 }
 
-/* readmmap: claim the next chunk of the log area that holds nothing live. */
+/*
+ * readmmap: claim the next chunk of the log area that holds nothing live,
+ * or -ENOSPC until a checkpoint empties the log.
+ */
 int chunk_alloc(struct server *s, uint64_t *off)
 {
-	bool retried = false;
-	int err;
-
 	if (!s->chunk_kept) {
 		s->chunk_kept = calloc(s->data.len / CHUNK + 1, sizeof(bool));
 		if (!s->chunk_kept)
 			return -ENOMEM;
 	}
-	for (;;) {
-		for (; s->data_tail + CHUNK <= s->data.len; s->data_tail += CHUNK) {
-			if (!s->chunk_kept[s->data_tail / CHUNK]) {
-				*off = s->data_tail;
-				s->data_tail += CHUNK;
-				return 0;
-			}
+	for (; s->data_tail + CHUNK <= s->data.len; s->data_tail += CHUNK) {
+		if (!s->chunk_kept[s->data_tail / CHUNK]) {
+			*off = s->data_tail;
+			s->data_tail += CHUNK;
+			return 0;
 		}
-		/*
-		 * A checkpoint frees the chunks no connection receives into:
-		 * none while every chunk has one. Refuse, then, rather than
-		 * write a snapshot per refused connection.
-		 */
-		if (retried || s->nconns >= s->data.len / CHUNK)
-			return -ENOSPC;
-		retried = true;
-		err = checkpoint(s);
-		if (err)
-			return err;
 	}
+	return -ENOSPC;
+}
+
+/*
+ * Would a checkpoint free a chunk? Not while every chunk is a connection's
+ * (a snapshot per refused connection would free nothing).
+ */
+bool chunk_freeable(const struct server *s)
+{
+	return s->chunk_conns < s->data.len / CHUNK;
 }
 
 /* paste: the region's buffers go back once the snapshot holds the values. */
