@@ -1058,6 +1058,42 @@ TEST_F(faults, refused_connections_cost_no_checkpoint)
 	EXPECT_GE(8, checkpoints_at_exit(self->dir));
 }
 
+/*
+ * fsync mode replays its log at start-up and checkpoints it; that
+ * checkpoint fails (no descriptor for the snapshot). pasted must serve
+ * from the replayed log, which keeps every value, rather than exit: it
+ * used to stop with "storage: Too many open files" and never start.
+ */
+TEST_F(faults, failed_checkpoint_at_start_serves_from_the_log)
+{
+	int fd;
+
+	self->pid = start("fsync", variant->loop, self->dir, &self->port);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(201, post_value(fd, "before", 100, 'b'));
+	close(fd);
+	ASSERT_EQ(0, stop(self->pid));
+	self->pid = 0;
+	setenv("PASTED_FAULTS", "snapshot_open=1", 1);
+	self->pid = start("fsync", variant->loop, self->dir, &self->port);
+	unsetenv("PASTED_FAULTS");
+	ASSERT_LT(0, self->pid) TH_LOG("pasted did not start");
+	EXPECT_TRUE(log_says(self->dir, "checkpoint: Too many open files"));
+	EXPECT_EQ(0, value_is(self->port, "before", 100, 'b'));
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(201, post_value(fd, "after", 100, 'a'));
+	close(fd);
+	ASSERT_EQ(0, stop(self->pid));
+	self->pid = 0;
+	self->pid = start("fsync", variant->loop, self->dir, &self->port);
+	ASSERT_LT(0, self->pid);
+	EXPECT_EQ(0, value_is(self->port, "before", 100, 'b'));
+	EXPECT_EQ(0, value_is(self->port, "after", 100, 'a'));
+}
+
 #define AREA_CONNS	4
 #define AREA_POSTS	64	/* per connection, of 8 KiB: 2 MiB in all */
 
