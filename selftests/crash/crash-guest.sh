@@ -7,9 +7,11 @@
 #   crash-guest.sh serve MODE LOOP KFLUSH
 #	serve pasted from the pmem image until the power is cut; every boot
 #	after the first recovers what the previous one left. MODE paste-zc is
-#	paste mode with eth0's receive queue bound to the region (zero copy)
+#	paste mode with eth0's receive queue bound to the region (zero copy);
+#	paste-ckptfail is paste mode whose first checkpoints fail (CKPT_FAULTS)
 #   crash-guest.sh trace SERVER KFLUSH CONNS MS ZC LOOP
-#	run SERVER (pasted, or a seeded-bug build of it) in paste mode on
+#	run SERVER (pasted, or a seeded-bug build of it, or pasted-ckptfail:
+#	pasted-marks with CKPT_FAULTS) in paste mode on
 #	event loop LOOP and crashload against it on loopback for 1 s;
 #	SIGKILL it, start it again (it recovers) and run crashload for MS
 #	ms, marking crash points.
@@ -18,13 +20,20 @@
 #	bound to the region (zero copy)
 dir=/mnt/pmem/crash
 mkdir -p $dir
+# Each start's first two checkpoints fail (fsync EIO): while the log is
+# full, writes are refused with 503 until the third, a second later.
+CKPT_FAULTS=snapshot_fsync=1+2
 kflush=
 [ "$4" = 1 ] && [ "$1" = serve ] && kflush=--kernel-flush
 [ "$3" = 1 ] && [ "$1" = trace ] && kflush=--kernel-flush
 
 case "$1" in
 serve)
-	mode=$2 zc=
+	mode=$2 zc= server=pasted
+	if [ "$mode" = paste-ckptfail ]; then
+		mode=paste server=pasted-marks
+		export PASTED_FAULTS=$CKPT_FAULTS
+	fi
 	if [ "$mode" = paste-zc ]; then
 		mode=paste zc="--zero-copy eth0"
 		# The host checks that the device placed some payload.
@@ -33,14 +42,18 @@ serve)
 				print "paste-crash: zero-copy bytes " $2 }' /proc/net/paste
 		done &
 	fi
-	echo "paste-crash: pasted --mode $mode $zc --loop $3 $kflush on $dir"
-	pasted --mode "$mode" $zc --loop "$3" $kflush --dir $dir --region 16 \
+	echo "paste-crash: $server --mode $mode $zc --loop $3 $kflush on $dir${PASTED_FAULTS:+, faults $PASTED_FAULTS}"
+	$server --mode "$mode" $zc --loop "$3" $kflush --dir $dir --region 16 \
 		--wal 1024 --port 8080
 	echo "paste-crash: pasted exited with status $?"
 	;;
 trace)
 	grep -i 'persistent memory' /proc/iomem | sed 's/^ */paste-crash: iomem /'
 	server=$2 conns=$4 ms=$5 loop=${7:-epoll}
+	if [ "$server" = pasted-ckptfail ]; then
+		server=pasted-marks
+		export PASTED_FAULTS=$CKPT_FAULTS
+	fi
 	zc= host=127.0.0.1 client=
 	if [ "$6" = 1 ]; then
 		. /paste/nic-pair.sh
@@ -60,7 +73,7 @@ trace)
 			--pipeline 8 --hostile --state /tmp/crash.state "$@" ||
 			echo "paste-crash: load failed"
 	}
-	echo "paste-crash: $server --mode paste --loop $loop $kflush $zc, crashload $conns connections, $ms ms"
+	echo "paste-crash: $server --mode paste --loop $loop $kflush $zc, crashload $conns connections, $ms ms${PASTED_FAULTS:+, faults $PASTED_FAULTS}"
 	# Untraced first run, then SIGKILL: the traced run starts with a
 	# recovery, and its crash points check that run's keys too.
 	start_server

@@ -28,17 +28,23 @@
  * An abandoned batch writes keys of its own ("kR-C-xN"), since the server
  * may still apply it after requests sent later on another connection.
  *
+ * A server may refuse a write with 503 (it cannot make it durable now,
+ * e.g. while its checkpoints fail) and close the connection: that write
+ * and the rest of its batch must not be applied.
+ *
  * A run is recorded as one line per connection:
  *
- *   <run> <conn> <acked> <sent> <keys> <pipeline> <hostile>
+ *   <run> <conn> <acked> <sent> <keys> <pipeline> <hostile> <refused>
  *
- * Requests 1..acked were acknowledged (or abandoned); acked+1..sent were
- * sent and not answered. After a power cut, the connection's keys must be
- * what applying requests 1..p leaves, for some p in [acked, sent]: no
- * acknowledged write lost or rolled back, none applied out of order, no
- * value torn. An abandoned request's key is absent or exact. One thread
- * drives every connection with poll(), so the record is exact at any
- * instant, which the crash-point markers rely on.
+ * Requests 1..acked were answered (or abandoned); acked+1..sent were sent
+ * and not answered. <refused> lists the answered ones refused with 503,
+ * as ranges "a-b,c-d" ("-": none) that may span abandoned requests. After a power cut, the connection's
+ * keys must be what applying requests 1..p, less the refused ones, leaves,
+ * for some p in [acked, sent]: no acknowledged write lost or rolled back,
+ * none applied out of order, no value torn, no refused write applied. An
+ * abandoned request's key is absent or exact. One thread drives every
+ * connection with poll(), so the record is exact at any instant, which
+ * the crash-point markers rely on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -68,6 +74,8 @@
 #define SMALL_BODY	4000
 #define REQ_CAP		(MAX_PIPELINE * (MAX_BODY + 256))
 #define RESP_CAP	(MAX_BODY + 4096)
+#define MAX_REFUSED	64	/* ranges of refused requests per connection */
+#define REFUSED_CAP	(MAX_REFUSED * 24)
 
 struct options {
 	const char *host;
@@ -212,10 +220,17 @@ struct conn {
 	size_t resp_len;
 };
 
+/* Requests a..b, refused with 503. */
+struct range {
+	uint32_t a, b;
+};
+
 struct record {
 	int run, conn;
 	uint32_t acked, sent;
 	int keys, pipeline, hostile;
+	unsigned int nrefused;
+	struct range refused[MAX_REFUSED];
 };
 
 struct client {
@@ -227,7 +242,10 @@ struct client {
 	char body[MAX_BODY + 32];
 	/* load */
 	uint32_t acked[MAX_CONNS], sent[MAX_CONNS];
-	uint64_t requests, stray, abandoned, reconnects;
+	struct range refused[MAX_CONNS][MAX_REFUSED];
+	unsigned int nrefused[MAX_CONNS];
+	uint32_t unacked_to[MAX_CONNS];	/* refused or abandoned since a 201 */
+	uint64_t requests, stray, abandoned, reconnects, refusals;
 	uint64_t marked;	/* crash points: multiples of 97 passed */
 	int points;
 	/* verify */
@@ -340,6 +358,21 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Connection @i's refused requests as "a-b,c-d", or "-": @buf. */
+static const char *refused_list(const struct client *cl, int i, char *buf)
+{
+	size_t len = 0;
+	unsigned int k;
+
+	buf[0] = '-';
+	buf[1] = 0;
+	for (k = 0; k < cl->nrefused[i]; k++)
+		len += snprintf(buf + len, REFUSED_CAP - len, "%s%u-%u",
+				k ? "," : "", cl->refused[i][k].a,
+				cl->refused[i][k].b);
+	return buf;
+}
+
 /*
  * A crash point for the flush-ordering checker: the TCG plugin recognises
  * this exact instruction (a NOP with "PAST" as displacement) and writes
@@ -348,13 +381,14 @@ static long now_ms(void)
  */
 static void crash_point(struct client *cl, int id)
 {
+	char refused[REFUSED_CAP];
 	int i;
 
 	printf("CRASHPOINT %d", id);
 	for (i = 0; i < cl->nconns; i++)
-		printf(" %d:%d:%u:%u:%d:%d:%d", cl->opt.run, i, cl->acked[i],
+		printf(" %d:%d:%u:%u:%d:%d:%d:%s", cl->opt.run, i, cl->acked[i],
 		       cl->sent[i], cl->opt.keys, cl->opt.pipeline,
-		       cl->opt.hostile);
+		       cl->opt.hostile, refused_list(cl, i, refused));
 	printf("\n");
 	fflush(stdout);
 	/* On the console, let the line out before the plugin speaks. */
@@ -394,14 +428,55 @@ static int redial(struct client *cl, int i)
 	return cl->c[i].fd < 0 ? cl->c[i].fd : 0;
 }
 
-/* A 201 for the next request of connection @i. */
+/*
+ * Request @n of connection @i was refused (503). Nothing but refused and
+ * abandoned requests since the last range: it grows to @n.
+ */
+static int refused(struct client *cl, int i, uint32_t n)
+{
+	struct range *r = cl->nrefused[i] ? &cl->refused[i][cl->nrefused[i] - 1] :
+			  NULL;
+
+	cl->refusals++;
+	if (r && cl->unacked_to[i] + 1 == n) {
+		r->b = cl->unacked_to[i] = n;
+		return 0;
+	}
+	cl->unacked_to[i] = n;
+	if (cl->nrefused[i] == MAX_REFUSED) {
+		fprintf(stderr, "crashload: conn %d: more than %d runs of refused requests\n",
+			i, MAX_REFUSED);
+		return -E2BIG;
+	}
+	cl->refused[i][cl->nrefused[i]++] = (struct range){ n, n };
+	return 0;
+}
+
+/*
+ * A 201 for the next request of connection @i; or a refusal (503), after
+ * which the server handles nothing more of the connection: the rest of the
+ * batch is refused too, and 1 says to dial again.
+ */
 static int acknowledged(struct client *cl, int i, int status)
 {
 	struct conn *c = &cl->c[i];
+	uint32_t n = c->b.first + c->answered;
+	int err = 0;
 
+	if (status == 503) {
+		/* An abandoned batch's keys are its own: absent or exact. */
+		for (; !c->b.abandoned && c->answered < c->b.n && !err;
+		     c->answered++)
+			err = refused(cl, i, c->b.first + c->answered);
+		if (c->b.abandoned && cl->unacked_to[i] + 1 == c->b.first)
+			cl->unacked_to[i] = cl->sent[i];
+		cl->acked[i] = cl->sent[i];
+		maybe_crash_point(cl);
+		return err ? err : 1;
+	}
 	if (status != 201) {
 		fprintf(stderr, "crashload: POST %u of run %d conn %d: status %d\n",
-			c->b.first + c->answered, cl->opt.run, i, status);
+			n, cl->opt.run, i, status);
 		return -EPROTO;
 	}
 	c->answered++;
@@ -417,11 +492,20 @@ static int conn_send(struct client *cl, int i)
 	ssize_t n = send(c->fd, c->req + c->req_sent,
 			 segment(cl, c->send_limit - c->req_sent), MSG_NOSIGNAL);
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0 && errno != EPIPE && errno != ECONNRESET)
+		return -errno;
+	if (n < 0) {
+		/* Closed after a refusal? Its answers are still to read. */
+		c->send_limit = c->req_sent;
+		n = 0;
+	}
 	c->req_sent += n;
 	if (c->b.abandoned && c->req_sent == c->send_limit) {
 		/* Nothing of it was acknowledged; none of it ever will be. */
+		if (cl->unacked_to[i] + 1 == c->b.first)
+			cl->unacked_to[i] = cl->sent[i];
 		cl->acked[i] = cl->sent[i];
 		c->busy = false;
 		maybe_crash_point(cl);
@@ -450,6 +534,10 @@ static int conn_recv(struct client *cl, int i)
 		if (c->answered == c->b.n)
 			return -EPROTO;		/* an answer nobody asked for */
 		err = acknowledged(cl, i, status);
+		if (err > 0) {
+			c->busy = false;
+			return redial(cl, i);
+		}
 		if (err)
 			return err;
 		memmove(c->resp, c->resp + r, c->resp_len - r);
@@ -529,14 +617,16 @@ static int drive(struct client *cl, long deadline, long kill_at)
 static int write_state(struct client *cl)
 {
 	FILE *f = fopen(cl->opt.state, "a");
+	char refused[REFUSED_CAP];
 	int i;
 
 	if (!f)
 		return -errno;
 	for (i = 0; i < cl->nconns; i++)
-		fprintf(f, "%d %d %u %u %d %d %d\n", cl->opt.run, i,
+		fprintf(f, "%d %d %u %u %d %d %d %s\n", cl->opt.run, i,
 			cl->acked[i], cl->sent[i], cl->opt.keys,
-			cl->opt.pipeline, cl->opt.hostile);
+			cl->opt.pipeline, cl->opt.hostile,
+			refused_list(cl, i, refused));
 	if (fclose(f))
 		return -errno;
 	return 0;
@@ -577,9 +667,10 @@ static int do_load(struct client *cl)
 	}
 	if (err)
 		return err;
-	printf("crashload: run %d: %llu requests acknowledged or abandoned over %d connections in %ld ms (%llu sent, %llu abandoned batches, %llu stray CRLFs, %llu reconnects; keys %d, pipeline %d%s)\n",
+	printf("crashload: run %d: %llu requests answered or abandoned over %d connections in %ld ms (%llu sent, %llu refused with 503, %llu abandoned batches, %llu stray CRLFs, %llu reconnects; keys %d, pipeline %d%s)\n",
 	       cl->opt.run, (unsigned long long)total, cl->nconns,
 	       now_ms() - start, (unsigned long long)cl->requests,
+	       (unsigned long long)cl->refusals,
 	       (unsigned long long)cl->abandoned,
 	       (unsigned long long)cl->stray,
 	       (unsigned long long)cl->reconnects, cl->opt.keys,
@@ -661,26 +752,33 @@ static long observe(struct client *cl, int fd, const struct stream *st,
 	return v;
 }
 
+#define ABANDONED	(-1)
+#define REFUSED		(-2)
+
 /*
  * The requests 1..@r->sent of a record, as written by batch_of(): for each
- * request, its overwrite slot (keys > 0) or -1 for an abandoned request.
+ * request, its overwrite slot (keys > 0), or ABANDONED, or REFUSED.
  * NULL on allocation failure.
  */
-static int *replay(const struct stream *st, uint32_t sent)
+static int *replay(const struct stream *st, const struct record *r)
 {
-	int *what = calloc(sent + 1, sizeof(*what));
-	uint32_t j = 0, n = 0, k;
+	int *what = calloc(r->sent + 1, sizeof(*what));
+	uint32_t j = 0, n = 0, k, p;
 
 	if (!what)
 		return NULL;
-	while (n < sent) {
+	while (n < r->sent) {
 		struct batch b = batch_of(st, j++, n + 1);
 
-		for (k = 0; k < b.n && b.first + k <= sent; k++)
-			what[b.first + k] = b.abandoned ? -1 :
+		for (k = 0; k < b.n && b.first + k <= r->sent; k++)
+			what[b.first + k] = b.abandoned ? ABANDONED :
 					    st->keys ? (int)slot_of(st, b.first + k) : 0;
 		n = b.first + b.n - 1;
 	}
+	for (k = 0; k < r->nrefused; k++)
+		for (p = r->refused[k].a; p <= r->refused[k].b && p <= r->sent; p++)
+			if (what[p] != ABANDONED)
+				what[p] = REFUSED;
 	return what;
 }
 
@@ -710,7 +808,7 @@ static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile };
 	long seen[MAX_KEYS];
 	uint32_t last[MAX_KEYS] = { 0 }, p;
-	int *what = replay(&st, r->sent), s, err = 0;
+	int *what = replay(&st, r), s, err = 0;
 	char key[64];
 
 	if (!what)
@@ -722,7 +820,7 @@ static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 			err = (int)seen[s];
 	}
 	for (p = 1; p <= r->sent && !err; p++)
-		if (what[p] < 0)
+		if (what[p] == ABANDONED)
 			err = verify_abandoned(cl, fd, &st, p);
 	for (p = 0; p <= r->sent && !err; p++) {
 		if (p && what[p] >= 0)
@@ -746,13 +844,14 @@ static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 
 /*
  * Unique keys: requests 1..acked present and exact (a sample of them for
- * older runs), acked+1..sent a present prefix then absent, sent+1 absent.
+ * older runs) but for the refused ones, absent; acked+1..sent a present
+ * prefix then absent, sent+1 absent.
  */
 static int verify_unique(struct client *cl, int fd, const struct record *r,
 			 bool all, uint64_t *rng)
 {
 	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile };
-	int *what = replay(&st, r->sent), err = 0;
+	int *what = replay(&st, r), err = 0;
 	bool gap = false;
 	char key[64];
 	uint32_t p;
@@ -761,7 +860,7 @@ static int verify_unique(struct client *cl, int fd, const struct record *r,
 	if (!what)
 		return -ENOMEM;
 	for (p = 1; p <= r->sent + 1 && !err; p++) {
-		if (p <= r->sent && what[p] < 0) {
+		if (p <= r->sent && what[p] == ABANDONED) {
 			err = verify_abandoned(cl, fd, &st, p);
 			continue;
 		}
@@ -777,6 +876,9 @@ static int verify_unique(struct client *cl, int fd, const struct record *r,
 		else if (v && v != p)
 			err = violation(cl, "%s: version %ld, only request %u wrote it",
 					key, v, p);
+		else if (p <= r->sent && what[p] == REFUSED)
+			err = v ? violation(cl, "%s: refused with 503, but present",
+					    key) : 0;
 		else if (p <= r->acked && !v)
 			err = violation(cl, "%s: acknowledged, but absent after the cut",
 					key);
@@ -792,22 +894,53 @@ static int verify_unique(struct client *cl, int fd, const struct record *r,
 	return err;
 }
 
+/*
+ * A record's refused ranges, "a-b,c-d" or "-", into @r; -EINVAL if bad.
+ * They may pass @r->acked: the checker's records inside a checkpoint take
+ * what was acknowledged at one point and what was sent at the next.
+ */
+static int parse_refused(const char *s, struct record *r)
+{
+	char *end;
+
+	r->nrefused = 0;
+	if (!strcmp(s, "-"))
+		return 0;
+	while (*s) {
+		struct range *g = &r->refused[r->nrefused];
+
+		if (r->nrefused == MAX_REFUSED)
+			return -EINVAL;
+		g->a = strtoul(s, &end, 10);
+		if (*end != '-')
+			return -EINVAL;
+		g->b = strtoul(end + 1, &end, 10);
+		if (!g->a || g->b < g->a || g->b > r->sent ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		r->nrefused++;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int do_verify(struct client *cl)
 {
 	static struct record rec[MAX_RUNS * MAX_CONNS];
 	FILE *f = fopen(cl->opt.state, "r");
 	uint64_t rng = cl->opt.seed | 1;
 	int nrec = 0, last_run = -1, i, fd, err = 0;
+	char refused[REFUSED_CAP];
 	struct record r;
 
 	if (!f)
 		return -errno;
-	while (fscanf(f, "%d %d %u %u %d %d %d", &r.run, &r.conn, &r.acked,
-		      &r.sent, &r.keys, &r.pipeline, &r.hostile) == 7) {
+	while (fscanf(f, "%d %d %u %u %d %d %d %767s", &r.run, &r.conn, &r.acked,
+		      &r.sent, &r.keys, &r.pipeline, &r.hostile, refused) == 8) {
 		if (nrec == MAX_RUNS * MAX_CONNS || r.conn < 0 ||
 		    r.conn >= MAX_CONNS || r.keys < 0 || r.keys > MAX_KEYS ||
 		    r.pipeline < 1 || r.pipeline > MAX_PIPELINE ||
-		    r.acked > r.sent) {
+		    r.acked > r.sent || parse_refused(refused, &r)) {
 			fclose(f);
 			return -E2BIG;
 		}

@@ -12,14 +12,17 @@
 # pasted's WAL is small, so checkpoints run under the load and cuts land
 # in them. Cuts alternate between the epoll and the io_uring loop, and
 # so does the first one from mode to mode; the load after each recovery is
-# cut again.
+# cut again. paste-ckptfail is paste mode whose first two checkpoints of
+# each boot fail: the log fills, writes are refused with 503 (crashload
+# checks that none of them is applied), and the cut lands before or after
+# the checkpoint that succeeds.
 #
 # Usage: run-crashtest.sh BUILD FLAVOUR CUTS [MODE...]
 # Environment: SEED (default: random, printed), CRASH_CONNS (8).
 set -u
 build=$1 flavour=$2 cuts=$3
 shift 3
-modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc}
+modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -56,7 +59,7 @@ boot() {
 
 nmode=0
 for mode in $modes; do
-	nmode=$((nmode + 1))
+	nmode=$((nmode + 1)) refusals=0
 	rm -f "$out/$mode.img" "$out/$mode.state"
 	touch "$out/$mode.state"
 	for cut in $(seq 0 "$cuts"); do
@@ -80,10 +83,14 @@ for mode in $modes; do
 				shape="-K 6 -P 8" at=$((100 + r % 500))
 				[ "$cuts" = 1 ] && at=$((300 + r))
 				[ $((cut % 2)) = 1 ] && shape="-P 4" at=$((300 + r))
+				# Past the failed checkpoints: the log fills first.
+				[ "$mode" = paste-ckptfail ] && at=$((2500 + r))
 				res=$("$load" load -p $port -r "$cut" -o "$out/$mode.state" \
 					$shape -X -s $((seed + cut)) -k "$qpid" -t $at 2>&1) ||
 					{ ok=0; what="load"; }
 				echo "$res" | sed 's/^/# /'
+				refused=$(echo "$res" | sed -n 's/.* \([0-9]*\) refused with 503.*/\1/p')
+				refusals=$((refusals + ${refused:-0}))
 			fi
 		fi
 		serve_stop
@@ -99,6 +106,17 @@ for mode in $modes; do
 			break
 		fi
 	done
+	# paste-ckptfail must really have refused writes, in some load.
+	if [ "$mode" = paste-ckptfail ]; then
+		n=$((n + 1))
+		if [ $refusals -gt 0 ]; then
+			pass=$((pass + 1))
+			echo "ok $n crash $mode: $refusals writes refused with 503 while checkpoints failed, none applied"
+		else
+			fail=$((fail + 1))
+			echo "not ok $n crash $mode: no write was refused: the log never filled while checkpoints failed"
+		fi
+	fi
 	# paste-zc must really have received in place, in some boot.
 	if [ "$mode" = paste-zc ]; then
 		n=$((n + 1))

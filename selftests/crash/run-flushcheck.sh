@@ -18,13 +18,16 @@
 #                       NIC pair and the device writes them into the
 #                       region (zero copy): bytes no CPU stored, which the
 #                       model keeps out of the media until written back
+#   pasted-ckptfail     as pasted, but the first two checkpoints fail
+#                       (fsync EIO): writes are refused with 503 while the
+#                       log is full, and none of them may be applied
 #   pasted-bug1         seeded bug: no fence after the WAL entries
 #   pasted-bug2         seeded bug: WAL entries never written back
 #   pasted-bug3-zc      seeded bug: payloads never written back, zero copy
 #   pasted-bug4         seeded bug: a checkpoint clears the WAL before it
 #                       moves to the next epoch (images at that point)
 #   pasted-bug5         seeded bug: answers are sent before the group
-#                       commit, which runs only when the loop next wakes
+#                       commit, which runs once a second
 #
 # Each trace starts with an untraced run that ends in SIGKILL, so the traced
 # server starts by recovering; crashload's load is hostile (pipelined,
@@ -37,7 +40,7 @@
 set -u
 build=$1 flavour=$2 points=$3
 shift 3
-variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4 pasted-bug5}
+variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-ckptfail pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4 pasted-bug5}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -90,7 +93,7 @@ record() {
 	else
 		grep -a '^paste-crash: final ' "$tlog.txt" | sed 's/^paste-crash: final //'
 	fi > "$out/record.tmp"
-	[ "$(awk '$1 == 1 && NF == 7' "$out/record.tmp" | wc -l)" = $conns ] ||
+	[ "$(awk '$1 == 1 && NF == 8' "$out/record.tmp" | wc -l)" = $conns ] ||
 		why="${why:-no complete record for crash point $1}"
 	cat "$out/record.tmp"
 	grep -a '^paste-crash: record ' "$tlog.txt" | sed 's/^paste-crash: record //'
