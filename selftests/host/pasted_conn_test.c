@@ -969,6 +969,23 @@ static int run_to_exit(const char *dir, const char *const *args)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Start pasted in @mode, store 100 bytes of @fill as @key, and stop it. */
+static void seed_value(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(faults) *self, const char *mode,
+		       const char *loop, const char *key, char fill)
+{
+	int fd;
+
+	self->pid = start(mode, loop, self->dir, &self->port);
+	ASSERT_LT(0, self->pid);
+	fd = conn(self->port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(201, post_value(fd, key, 100, fill));
+	close(fd);
+	ASSERT_EQ(0, stop(self->pid));
+	self->pid = 0;
+}
+
 /*
  * A WAL damaged by a bug (a record that is not a request, as the joined
  * records of a half-committed checkpoint were): start-up refuses and says
@@ -981,16 +998,8 @@ TEST_F(faults, damaged_wal_is_named_and_can_be_truncated)
 	char path[128];
 	struct paste_region data;
 	struct paste_wal wal;
-	int fd;
 
-	self->pid = start("memcpy", variant->loop, self->dir, &self->port);
-	ASSERT_LT(0, self->pid);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(201, post_value(fd, "a", 100, 'a'));
-	close(fd);
-	ASSERT_EQ(0, stop(self->pid));
-	self->pid = 0;
+	seed_value(_metadata, self, "memcpy", variant->loop, "a", 'a');
 	/* A second record, valid as entries, whose bytes are no request. */
 	snprintf(path, sizeof(path), "%s/pasted.data", self->dir);
 	ASSERT_EQ(0, paste_region_open(&data, path, PASTE_MAP_ALLOW_NOSYNC));
@@ -1068,14 +1077,7 @@ TEST_F(faults, failed_checkpoint_at_start_serves_from_the_log)
 {
 	int fd;
 
-	self->pid = start("fsync", variant->loop, self->dir, &self->port);
-	ASSERT_LT(0, self->pid);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(201, post_value(fd, "before", 100, 'b'));
-	close(fd);
-	ASSERT_EQ(0, stop(self->pid));
-	self->pid = 0;
+	seed_value(_metadata, self, "fsync", variant->loop, "before", 'b');
 	setenv("PASTED_FAULTS", "snapshot_open=1", 1);
 	self->pid = start("fsync", variant->loop, self->dir, &self->port);
 	unsetenv("PASTED_FAULTS");

@@ -7,6 +7,7 @@
  * keeps the kernel from reusing it, until a checkpoint releases it; at close
  * it is pinned instead, so that it outlives the socket. Buffers without
  * logged bytes are released in batches. No SIOCPASTE is needed per request.
+ * libpaste keeps that account (paste_hold_*(), paste_pins_*()).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -132,36 +133,20 @@ static void paste_process(struct server *s, struct conn *c)
 	c->stalled = false;
 }
 
-static int release_batch(struct server *s, struct conn *c)
+/* libpaste's count of released buffers: room came back. */
+static int released(struct server *s, int n)
 {
-	int err = c->nrel ? paste_ioc(c->fd, PASTE_IOC_RELEASE, c->rel, c->nrel) : 0;
-
-	if (c->nrel)
+	if (n > 0)
 		s->released = true;
-	c->nrel = 0;
-	return err < 0 ? err : 0;
+	return n < 0 ? n : 0;
 }
 
 /* A consumed buffer is held (@keep: it has logged bytes) or released. */
 static int settle_one(struct server *s, struct conn *c,
 		      const struct paste_ref *ref, bool keep)
 {
-	if (keep) {
-		if (c->nheld == c->held_cap) {
-			unsigned int cap = c->held_cap ? c->held_cap * 2 : 64;
-			struct paste_ref *p = realloc(c->held, cap * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			c->held = p;
-			c->held_cap = cap;
-		}
-		c->held[c->nheld++] = *ref;
-		s->nheld++;
-		return 0;
-	}
-	c->rel[c->nrel++] = *ref;
-	return c->nrel == REL_BATCH ? release_batch(s, c) : 0;
+	return released(s, paste_hold_settle(&c->hold, &s->pins, c->fd, ref,
+					     keep));
 }
 
 /*
@@ -182,17 +167,9 @@ static int paste_settle(struct server *s, struct conn *c, bool final)
 	if (final)
 		c->qn = c->qoff = 0;
 	if (!err && final)
-		err = release_batch(s, c);
-	if (!err && final && c->nheld) {
-		err = paste_ioc(c->fd, PASTE_IOC_PIN, c->held, c->nheld);
-		if (err >= 0) {
-			for (i = 0; i < c->nheld; i++)
-				s->pinned[s->npinned++] = c->held[i].token;
-			s->nheld -= c->nheld;
-			c->nheld = 0;
-			err = 0;
-		}
-	}
+		err = released(s, paste_hold_flush(&c->hold, c->fd));
+	if (!err && final)
+		err = paste_hold_pin(&c->hold, &s->pins, c->fd);
 	if (err)
 		c->unsettled = true;
 	return err;
@@ -260,41 +237,6 @@ static int paste_make_room(struct server *s, struct conn *c)
 	return paste_settle(s, c, false);
 }
 
-static int token_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Release every pinned buffer through the listener, which shares the region,
- * in sorted SIOCPASTE batches; a token listed twice is released once.
- */
-static int release_pinned(struct server *s)
-{
-	struct paste_ref refs[PASTE_IOC_MAX_BATCH];
-	size_t i, n = 0;
-	int err;
-
-	qsort(s->pinned, s->npinned, sizeof(*s->pinned), token_cmp);
-	for (i = 0; i < s->npinned; i++) {
-		if (i && s->pinned[i] == s->pinned[i - 1])
-			continue;
-		refs[n++] = (struct paste_ref){ .token = s->pinned[i] };
-		if (n == PASTE_IOC_MAX_BATCH || i + 1 == s->npinned) {
-			err = paste_ioc(s->lsn, PASTE_IOC_RELEASE, refs, n);
-			if (err < 0)
-				return err;
-			n = 0;
-		}
-	}
-	if (s->npinned)
-		s->released = true;
-	s->npinned = 0;
-	return 0;
-}
-
 /*
  * At a checkpoint, once the snapshot holds every value: release pinned and
  * held buffers. Buffers consumed in this round are not settled yet and keep
@@ -303,21 +245,13 @@ static int release_pinned(struct server *s)
 int paste_release_all(struct server *s)
 {
 	unsigned int i;
-	int err = release_pinned(s);
+	int err = released(s, paste_pins_release(&s->pins, s->lsn));
 
-	for (i = 0; i < s->max_conn && !err; i++) {
-		struct conn *c = s->conns[i];
-
-		if (!c || !c->nheld)
-			continue;
-		err = paste_ioc(c->fd, PASTE_IOC_RELEASE, c->held, c->nheld);
-		if (err < 0)
-			return err;
-		err = 0;
-		s->nheld -= c->nheld;
-		c->nheld = 0;
-		s->released = true;
-	}
+	for (i = 0; i < s->max_conn && !err; i++)
+		if (s->conns[i])
+			err = released(s, paste_hold_release(&s->conns[i]->hold,
+							     &s->pins,
+							     s->conns[i]->fd));
 	return err;
 }
 
@@ -330,7 +264,7 @@ int paste_release_all(struct server *s)
  */
 static void paste_starved(struct server *s, struct conn *c)
 {
-	conn_starve(s, c, s->npinned + s->nheld);
+	conn_starve(s, c, s->pins.n + s->pins.held);
 }
 
 /*
@@ -421,26 +355,23 @@ static int paste_attach(struct server *s)
 		return -errno;
 	s->nr_slots = info.nr_slots;
 	s->slot_size = info.slot_size;
-	s->pinned = calloc(s->nr_slots, sizeof(*s->pinned));
 	seen = calloc(s->nr_slots, sizeof(*seen));
-	if (!s->pinned || !seen) {
-		free(seen);
+	if (!seen)
 		return -ENOMEM;
-	}
-	for (i = 0; i < s->nowned; i++) {
+	for (i = 0; i < s->nowned && !err; i++) {
 		uint64_t first = s->owned[i].offset / info.slot_size;
 		uint64_t last = (s->owned[i].offset + s->owned[i].length - 1) /
 				info.slot_size;
 
-		for (; first <= last && first < s->nr_slots; first++) {
+		for (; first <= last && first < s->nr_slots && !err; first++) {
 			if (seen[first])
 				continue;
 			seen[first] = true;
-			s->pinned[s->npinned++] = first;
+			err = paste_pins_add(&s->pins, first);
 		}
 	}
 	free(seen);
-	return 0;
+	return err;
 }
 
 /* ------------------------------------------------------------ the ops */
@@ -524,12 +455,13 @@ static int paste_rx_settle(struct server *s, struct conn *c)
 	return paste_settle(s, c, false);
 }
 
+/* A failure keeps the holder: the connection waits for a checkpoint. */
 static int paste_conn_exit(struct server *s, struct conn *c)
 {
 	int err = paste_settle(s, c, true);
 
-	free(c->held);
-	c->held = NULL;
+	if (!err)
+		paste_holder_free(&c->hold);
 	return err;
 }
 

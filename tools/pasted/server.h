@@ -53,7 +53,6 @@ enum mode { M_NONE, M_FSYNC, M_FDATASYNC, M_MEMCPY, M_READMMAP, M_PASTE,
 #define OUT_MAX		(256 << 10)	/* stop parsing above this backlog */
 #define CHUNK		(64 << 10)	/* readmmap receive chunk */
 #define REC_MAGIC	0x50415354U	/* fsync-mode log and snapshot record */
-#define REL_BATCH	32		/* buffers released per SIOCPASTE */
 #define REPLY_MAX	4096		/* --reply-bytes limit */
 #define NO_TRUNCATE	UINT32_MAX	/* no --truncate-wal */
 
@@ -109,15 +108,10 @@ struct conn {
 	struct paste_ref done[QMAX * 2];	/* consumed, to pin or release */
 	bool done_keep[QMAX * 2];
 	unsigned int ndone;
-	/* consumed buffers with logged bytes, still held by the socket */
-	struct paste_ref *held;
-	unsigned int nheld, held_cap;
+	struct paste_holder hold;	/* paste: consumed buffers */
 	bool unsettled;			/* settling failed: some may be lost */
 	uint64_t close_after;		/* unsettled: closes once this many
 					 * checkpoints have succeeded */
-	/* consumed buffers to release, in batches */
-	struct paste_ref rel[REL_BATCH];
-	unsigned int nrel;
 	char hdr[HTTP_MAX_HEADER];	/* a head spanning buffers, gathered */
 	/* io_uring receive */
 	struct msghdr msg;
@@ -274,9 +268,7 @@ struct server {
 	/* paste: buffers the WAL references, from recovery until attach */
 	struct paste_range *owned;
 	unsigned int nowned;
-	uint32_t *pinned;		/* paste: tokens pinned since checkpoint */
-	size_t npinned;
-	size_t nheld;			/* paste: logged tokens sockets hold */
+	struct paste_pins pins;		/* paste: buffers the log keeps */
 	uint32_t nr_slots;
 	uint32_t slot_size;		/* paste: bytes per region buffer */
 	bool released;			/* buffers or log area came back since

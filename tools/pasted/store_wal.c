@@ -347,7 +347,7 @@ static int region_truncate(struct server *s)
  */
 static bool region_need_checkpoint(const struct server *s)
 {
-	size_t logged = s->npinned + s->nheld;
+	size_t logged = s->pins.n + s->pins.held;
 
 	return s->wal.tail * 4 > s->wal.capacity * 3 ||
 	       logged * 4 > (size_t)s->nr_slots * 3 ||
@@ -362,7 +362,7 @@ static void wal_close(struct server *s)
 		paste_region_close(&s->data);
 	free(s->owned);
 	free(s->chunk_kept);
-	free(s->pinned);
+	paste_pins_free(&s->pins);
 }
 
 const struct storage_ops memcpy_ops = {

@@ -137,6 +137,122 @@ ssize_t paste_recv(int sock, struct paste_ref *refs, unsigned int max,
 int paste_ioc(int sock, unsigned int op, const struct paste_ref *refs,
 	      unsigned int n);
 
+/* ------------------------------------------------------------ holding */
+
+/*
+ * A buffer whose bytes a log record references must not go back to the
+ * kernel before a checkpoint has copied them. Its socket keeps holding it
+ * (no SIOCPASTE per request); when the socket closes, it is pinned to the
+ * region instead, and a checkpoint releases both. Consumed buffers without
+ * logged bytes go back in batches.
+ */
+#define PASTE_HOLD_BATCH	32	/* unlogged buffers released per call */
+
+/**
+ * struct paste_holder - the buffers one socket has consumed
+ * @held: those with logged bytes (malloc()ed)
+ * @nheld: their number
+ * @cap: room in @held
+ * @rel: those without, to release
+ * @nrel: their number
+ *
+ * Zero-initialise; paste_holder_free() when the socket is gone.
+ */
+struct paste_holder {
+	struct paste_ref *held;
+	unsigned int nheld, cap;
+	struct paste_ref rel[PASTE_HOLD_BATCH];
+	unsigned int nrel;
+};
+
+/**
+ * struct paste_pins - a server's buffers kept for its log
+ * @tokens: pinned past their socket's close (malloc()ed; may repeat)
+ * @n: their number
+ * @cap: room in @tokens
+ * @held: buffers its holders hold, over all sockets
+ *
+ * @n + @held is what a checkpoint frees. Zero-initialise.
+ */
+struct paste_pins {
+	uint32_t *tokens;
+	size_t n, cap;
+	size_t held;
+};
+
+/**
+ * paste_hold_settle() - a consumed buffer: hold it, or queue its release
+ * @h: its socket's holder
+ * @p: the server's pins
+ * @sock: the socket
+ * @ref: the buffer
+ * @logged: a staged record references its bytes
+ *
+ * Return: the number of buffers released now (a full batch went back),
+ * 0, or a negative errno (-ENOMEM: @ref is not held).
+ */
+int paste_hold_settle(struct paste_holder *h, struct paste_pins *p, int sock,
+		      const struct paste_ref *ref, bool logged);
+
+/**
+ * paste_hold_flush() - release the queued unlogged buffers now
+ * @h: the holder
+ * @sock: its socket
+ *
+ * Return: the number released, or a negative errno.
+ */
+int paste_hold_flush(struct paste_holder *h, int sock);
+
+/**
+ * paste_hold_pin() - before the socket closes: pin what it holds
+ * @h: the holder
+ * @p: the server's pins, which list the buffers from now on
+ * @sock: the socket, still open
+ *
+ * Flushes the release queue, then pins the held buffers so that they
+ * outlive the socket. On failure the socket must stay open until a
+ * checkpoint no longer needs them: closing it would give them back.
+ *
+ * Return: 0 or a negative errno.
+ */
+int paste_hold_pin(struct paste_holder *h, struct paste_pins *p, int sock);
+
+/**
+ * paste_hold_release() - after a checkpoint: release what a socket holds
+ * @h: the holder
+ * @p: the server's pins
+ * @sock: the socket
+ *
+ * Return: the number released, or a negative errno.
+ */
+int paste_hold_release(struct paste_holder *h, struct paste_pins *p, int sock);
+
+/** paste_holder_free() - free @h's memory (release or pin first) */
+void paste_holder_free(struct paste_holder *h);
+
+/**
+ * paste_pins_add() - list a pinned buffer
+ * @p: the pins
+ * @token: the buffer, e.g. one the recovered log references (owned)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int paste_pins_add(struct paste_pins *p, uint32_t token);
+
+/**
+ * paste_pins_release() - after a checkpoint: release every pinned buffer
+ * @p: the pins
+ * @sock: any socket with the region (a listener)
+ *
+ * Sorted, in SIOCPASTE batches; a token listed twice is released once.
+ *
+ * Return: the number released, or a negative errno.
+ */
+int paste_pins_release(struct paste_pins *p, int sock);
+
+/** paste_pins_free() - free @p's memory */
+void paste_pins_free(struct paste_pins *p);
+
 /* ------------------------------------------------------------ persistence */
 
 /** paste_flush_insn() - the write-back instruction in use */
