@@ -20,9 +20,9 @@
 #	bound to the region (zero copy)
 dir=/mnt/pmem/crash
 mkdir -p $dir
-# Each start's first two checkpoints fail (fsync EIO): while the log is
-# full, writes are refused with 503 until the third, a second later.
-CKPT_FAULTS=snapshot_fsync=1+2
+# Each start's first four checkpoints fail (fsync EIO): once the log is
+# full, writes are refused with 503 until the fifth, one a second.
+CKPT_FAULTS=snapshot_fsync=1+4
 kflush=
 [ "$4" = 1 ] && [ "$1" = serve ] && kflush=--kernel-flush
 [ "$3" = 1 ] && [ "$1" = trace ] && kflush=--kernel-flush

@@ -12,7 +12,7 @@
 # pasted's WAL is small, so checkpoints run under the load and cuts land
 # in them. Cuts alternate between the epoll and the io_uring loop, and
 # so does the first one from mode to mode; the load after each recovery is
-# cut again. paste-ckptfail is paste mode whose first two checkpoints of
+# cut again. paste-ckptfail is paste mode whose first four checkpoints of
 # each boot fail: the log fills, writes are refused with 503 (crashload
 # checks that none of them is applied), and the cut lands before or after
 # the checkpoint that succeeds.
@@ -83,8 +83,9 @@ for mode in $modes; do
 				shape="-K 6 -P 8" at=$((100 + r % 500))
 				[ "$cuts" = 1 ] && at=$((300 + r))
 				[ $((cut % 2)) = 1 ] && shape="-P 4" at=$((300 + r))
-				# Past the failed checkpoints: the log fills first.
-				[ "$mode" = paste-ckptfail ] && at=$((2500 + r))
+				# Once the log has filled (about 3 s in, seen):
+				# while writes are refused, or after.
+				[ "$mode" = paste-ckptfail ] && at=$((5000 + r))
 				res=$("$load" load -p $port -r "$cut" -o "$out/$mode.state" \
 					$shape -X -s $((seed + cut)) -k "$qpid" -t $at 2>&1) ||
 					{ ok=0; what="load"; }

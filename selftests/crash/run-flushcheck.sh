@@ -18,7 +18,7 @@
 #                       NIC pair and the device writes them into the
 #                       region (zero copy): bytes no CPU stored, which the
 #                       model keeps out of the media until written back
-#   pasted-ckptfail     as pasted, but the first two checkpoints fail
+#   pasted-ckptfail     as pasted, but the first four checkpoints fail
 #                       (fsync EIO): writes are refused with 503 while the
 #                       log is full, and none of them may be applied
 #   pasted-bug1         seeded bug: no fence after the WAL entries
@@ -158,6 +158,9 @@ for variant in $variants; do
 		grep -aq '^paste-crash: trace done' "$tlog.txt" || why="${why:-the traced run did not finish}"
 		[ $zc = 0 ] || grep -aq '^paste-crash: zero-copy bytes [1-9]' "$tlog.txt" ||
 			why="${why:-no payload was placed by the device}"
+		[ "$variant" != pasted-ckptfail ] ||
+			grep -aq '^crashload: run 1: .* [1-9][0-9]* refused with 503' "$tlog.txt" ||
+			why="${why:-no write was refused while checkpoints failed}"
 		splat_in "$tlog.txt" && why="${why:-kernel splat in the traced run}"
 		violations=0 checked=0 npoints=0
 		for p in $(grep -a '^flushcheck: point [0-9]*: [0-9]* non-durable' "$tlog.txt" |
