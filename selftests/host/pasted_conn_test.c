@@ -785,6 +785,18 @@ static int post_value(int fd, const char *key, size_t len, char fill)
 	return ret;
 }
 
+/* POST on a connection of its own: the status, or -1. */
+static int post_new_conn(int port, const char *key, size_t len, char fill)
+{
+	int fd = conn(port), st;
+
+	if (fd < 0)
+		return -1;
+	st = post_value(fd, key, len, fill);
+	close(fd);
+	return st;
+}
+
 /*
  * GET @key on a new connection: 0 when it is @len bytes of @fill, else the
  * status or -1, -2 (length), -3 (bytes).
@@ -916,10 +928,7 @@ TEST_F(faults, full_batch_is_committed_whole_not_checkpointed)
 	}
 	EXPECT_EQ(BATCH_POSTS + 1, ok);
 	close(fd);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(201, post_value(fd, "victim", 100, 'v'));
-	close(fd);
+	EXPECT_EQ(201, post_new_conn(self->port, "victim", 100, 'v'));
 	EXPECT_EQ(0, stop(self->pid));
 	self->pid = 0;
 	EXPECT_EQ(0, checkpoints_at_exit(self->dir))
@@ -974,14 +983,9 @@ static void seed_value(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(faults) *self, const char *mode,
 		       const char *loop, const char *key, char fill)
 {
-	int fd;
-
 	self->pid = start(mode, loop, self->dir, &self->port);
 	ASSERT_LT(0, self->pid);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(201, post_value(fd, key, 100, fill));
-	close(fd);
+	ASSERT_EQ(201, post_new_conn(self->port, key, 100, fill));
 	ASSERT_EQ(0, stop(self->pid));
 	self->pid = 0;
 }
@@ -1075,8 +1079,6 @@ TEST_F(faults, refused_connections_cost_no_checkpoint)
  */
 TEST_F(faults, failed_checkpoint_at_start_serves_from_the_log)
 {
-	int fd;
-
 	seed_value(_metadata, self, "fsync", variant->loop, "before", 'b');
 	setenv("PASTED_FAULTS", "snapshot_open=1", 1);
 	self->pid = start("fsync", variant->loop, self->dir, &self->port);
@@ -1084,10 +1086,7 @@ TEST_F(faults, failed_checkpoint_at_start_serves_from_the_log)
 	ASSERT_LT(0, self->pid) TH_LOG("pasted did not start");
 	EXPECT_TRUE(log_says(self->dir, "checkpoint: Too many open files"));
 	EXPECT_EQ(0, value_is(self->port, "before", 100, 'b'));
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(201, post_value(fd, "after", 100, 'a'));
-	close(fd);
+	EXPECT_EQ(201, post_new_conn(self->port, "after", 100, 'a'));
 	ASSERT_EQ(0, stop(self->pid));
 	self->pid = 0;
 	self->pid = start("fsync", variant->loop, self->dir, &self->port);
@@ -1396,10 +1395,7 @@ TEST_F(faults, reset_with_answers_pending_is_closed)
 
 	self->pid = start("none", variant->loop, self->dir, &self->port);
 	ASSERT_LT(0, self->pid);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(201, post_value(fd, "big", 16000, 'b'));
-	close(fd);
+	ASSERT_EQ(201, post_new_conn(self->port, "big", 16000, 'b'));
 	usleep(200000);
 	base = fd_count(self->pid);
 	fd = unread_gets(self->port);
@@ -1433,10 +1429,7 @@ TEST_F(faults, client_that_stops_reading_is_closed)
 	self->pid = start_limited("none", variant->loop, self->dir, &self->port,
 				  0, 0, idle);
 	ASSERT_LT(0, self->pid);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(201, post_value(fd, "big", 16000, 'b'));
-	close(fd);
+	ASSERT_EQ(201, post_new_conn(self->port, "big", 16000, 'b'));
 	usleep(200000);
 	base = fd_count(self->pid);
 	fd = unread_gets(self->port);
@@ -1568,10 +1561,7 @@ TEST_F_TIMEOUT(faults, answer_buffer_is_not_moved_under_a_send, 120)
 	 */
 	value = 16384 - snprintf(buf, 256, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
 				 16000);
-	fd = conn(self->port);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(201, post_value(fd, "big", value, 'v'));
-	close(fd);
+	ASSERT_EQ(201, post_new_conn(self->port, "big", value, 'v'));
 	fd = conn_small_window(self->port);
 	ASSERT_LE(0, fd);
 	for (i = 0; i < 8; i++)
