@@ -113,10 +113,48 @@ TEST_F(hold, failed_pins_release_keeps_them_listed_once)
 		ASSERT_EQ(0, paste_pins_add(&self->p, tokens[i]));
 	EXPECT_GT(0, paste_pins_release(&self->p, self->sock));
 	ASSERT_EQ(4, self->p.n);
-	EXPECT_EQ(1, self->p.tokens[0]);
-	EXPECT_EQ(3, self->p.tokens[1]);
-	EXPECT_EQ(5, self->p.tokens[2]);
-	EXPECT_EQ(9, self->p.tokens[3]);
+	EXPECT_EQ(1, self->p.tokens[0].token);
+	EXPECT_EQ(3, self->p.tokens[1].token);
+	EXPECT_EQ(5, self->p.tokens[2].token);
+	EXPECT_EQ(9, self->p.tokens[3].token);
+}
+
+/*
+ * Generations: a release before generation 1 keeps what was settled in
+ * generation 1, and the descriptor -1 proves no call was made for it.
+ */
+TEST_F(hold, release_before_keeps_the_newer_generation)
+{
+	struct paste_ref r = ref(4);
+
+	ASSERT_EQ(0, paste_hold_settle(&self->h, &self->p, -1, &r, true));
+	ASSERT_EQ(0, paste_pins_add(&self->p, 8));
+	EXPECT_EQ(1, paste_pins_new_gen(&self->p));
+	r = ref(5);
+	ASSERT_EQ(0, paste_hold_settle(&self->h, &self->p, -1, &r, true));
+	ASSERT_EQ(0, paste_pins_add(&self->p, 9));
+
+	/* Nothing older than generation 0: no call, nothing released. */
+	EXPECT_EQ(0, paste_hold_release_before(&self->h, &self->p, -1, 0));
+	EXPECT_EQ(0, paste_pins_release_before(&self->p, -1, 0));
+	/* Generation 0's buffers go (the call fails here), 1's stay. */
+	EXPECT_GT(0, paste_hold_release_before(&self->h, &self->p, -1, 1));
+	ASSERT_EQ(2, self->h.nheld);
+	EXPECT_EQ(0, self->h.held[0].gen);
+	EXPECT_EQ(1, self->h.held[1].gen);
+	EXPECT_EQ(2, self->p.held);
+}
+
+/* A token listed in two generations belongs to the newer one. */
+TEST_F(hold, token_pinned_twice_keeps_its_newest_generation)
+{
+	ASSERT_EQ(0, paste_pins_add(&self->p, 3));
+	paste_pins_new_gen(&self->p);
+	ASSERT_EQ(0, paste_pins_add(&self->p, 3));
+	EXPECT_EQ(0, paste_pins_release_before(&self->p, -1, 1));
+	ASSERT_EQ(1, self->p.n);
+	EXPECT_EQ(3, self->p.tokens[0].token);
+	EXPECT_EQ(1, self->p.tokens[0].gen);
 }
 
 TEST_HARNESS_MAIN

@@ -108,6 +108,22 @@ int paste_region_attach(const struct paste_region *r, int sock,
 			unsigned int flags, unsigned int slot_size,
 			const struct paste_range *owned, unsigned int nr_owned);
 
+/**
+ * paste_region_attach_prefix() - attach the first @len bytes of the region
+ * @r: the region
+ * @len: bytes from offset 0 the kernel may place data in, page aligned;
+ *	the rest of the file stays the application's (a log area for bytes
+ *	that arrived otherwise, in the same file its log references)
+ * @sock: @flags, @slot_size, @owned, @nr_owned: as paste_region_attach()
+ *
+ * Return: as paste_region_attach(); -EINVAL for a @len past the file.
+ */
+int paste_region_attach_prefix(const struct paste_region *r, uint64_t len,
+			       int sock, unsigned int flags,
+			       unsigned int slot_size,
+			       const struct paste_range *owned,
+			       unsigned int nr_owned);
+
 /* ------------------------------------------------------------ receive */
 
 /**
@@ -123,6 +139,23 @@ int paste_region_attach(const struct paste_region *r, int sock,
  */
 ssize_t paste_recv(int sock, struct paste_ref *refs, unsigned int max,
 		   unsigned int *nrefs, int flags);
+
+/**
+ * paste_recv_upto() - receive a batch of references, at most @limit bytes
+ * @sock: a socket with a region
+ * @limit: most bytes to consume, at least 1
+ * @refs: receives up to @max references, in TCP byte order
+ * @max: capacity of @refs, at most 256
+ * @nrefs: number of references received
+ * @flags: extra recvmsg() flags
+ *
+ * For a server that copies what it parses into a buffer of bounded size
+ * (Redis's query buffer), or reads one large argument exactly.
+ *
+ * Return: as paste_recv().
+ */
+ssize_t paste_recv_upto(int sock, size_t limit, struct paste_ref *refs,
+			unsigned int max, unsigned int *nrefs, int flags);
 
 /**
  * paste_ioc() - pin, flush or release a batch of buffers
@@ -145,8 +178,23 @@ int paste_ioc(int sock, unsigned int op, const struct paste_ref *refs,
  * (no SIOCPASTE per request); when the socket closes, it is pinned to the
  * region instead, and a checkpoint releases both. Consumed buffers without
  * logged bytes go back in batches.
+ *
+ * A checkpoint that covers the log only up to its start, while the log
+ * keeps taking records (Redis's rewrite of its append-only file), begins
+ * a generation with paste_pins_new_gen() and, once it is durable,
+ * releases the buffers of the older ones with paste_*_release_before().
  */
 #define PASTE_HOLD_BATCH	32	/* unlogged buffers released per call */
+
+/**
+ * struct paste_kept - a buffer kept for the log
+ * @token: the buffer
+ * @gen: the generation it was settled in
+ */
+struct paste_kept {
+	uint32_t token;
+	uint32_t gen;
+};
 
 /**
  * struct paste_holder - the buffers one socket has consumed
@@ -159,8 +207,8 @@ int paste_ioc(int sock, unsigned int op, const struct paste_ref *refs,
  * Zero-initialise; paste_holder_free() when the socket is gone.
  */
 struct paste_holder {
-	struct paste_ref *held;
-	unsigned int nheld, cap;
+	struct paste_kept *held;
+	size_t nheld, cap;
 	struct paste_ref rel[PASTE_HOLD_BATCH];
 	unsigned int nrel;
 };
@@ -171,14 +219,27 @@ struct paste_holder {
  * @n: their number
  * @cap: room in @tokens
  * @held: buffers its holders hold, over all sockets
+ * @gen: the generation buffers settled now belong to (0 at first)
  *
  * @n + @held is what a checkpoint frees. Zero-initialise.
  */
 struct paste_pins {
-	uint32_t *tokens;
+	struct paste_kept *tokens;
 	size_t n, cap;
 	size_t held;
+	uint32_t gen;
 };
+
+/**
+ * paste_pins_new_gen() - a checkpoint of the log up to now begins
+ * @p: the pins
+ *
+ * Buffers settled or listed from now on belong to the new generation,
+ * which a release before it keeps.
+ *
+ * Return: the new generation.
+ */
+uint32_t paste_pins_new_gen(struct paste_pins *p);
 
 /**
  * paste_hold_settle() - a consumed buffer: hold it, or queue its release
@@ -227,6 +288,20 @@ int paste_hold_pin(struct paste_holder *h, struct paste_pins *p, int sock);
  */
 int paste_hold_release(struct paste_holder *h, struct paste_pins *p, int sock);
 
+/**
+ * paste_hold_release_before() - release what a socket holds of older
+ *	generations
+ * @h: the holder
+ * @p: the server's pins
+ * @sock: the socket
+ * @gen: buffers of generations before this one go back
+ *
+ * Return: the number released, or a negative errno (a batch that failed
+ * stays held, with the buffers after it).
+ */
+int paste_hold_release_before(struct paste_holder *h, struct paste_pins *p,
+			      int sock, uint32_t gen);
+
 /** paste_holder_free() - free @h's memory (release or pin first) */
 void paste_holder_free(struct paste_holder *h);
 
@@ -249,6 +324,19 @@ int paste_pins_add(struct paste_pins *p, uint32_t token);
  * Return: the number released, or a negative errno.
  */
 int paste_pins_release(struct paste_pins *p, int sock);
+
+/**
+ * paste_pins_release_before() - release pinned buffers of older generations
+ * @p: the pins
+ * @sock: any socket with the region
+ * @gen: buffers of generations before this one go back
+ *
+ * As paste_pins_release(), for those buffers only; a token listed twice
+ * belongs to its newest generation.
+ *
+ * Return: the number released, or a negative errno.
+ */
+int paste_pins_release_before(struct paste_pins *p, int sock, uint32_t gen);
 
 /** paste_pins_free() - free @p's memory */
 void paste_pins_free(struct paste_pins *p);

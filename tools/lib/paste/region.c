@@ -117,16 +117,28 @@ int paste_region_attach(const struct paste_region *r, int sock,
 			unsigned int flags, unsigned int slot_size,
 			const struct paste_range *owned, unsigned int nr_owned)
 {
+	return paste_region_attach_prefix(r, r->len, sock, flags, slot_size,
+					  owned, nr_owned);
+}
+
+int paste_region_attach_prefix(const struct paste_region *r, uint64_t len,
+			       int sock, unsigned int flags,
+			       unsigned int slot_size,
+			       const struct paste_range *owned,
+			       unsigned int nr_owned)
+{
 	struct paste_region_req req = {
 		.fd = r->fd,
 		.flags = flags,
-		.length = r->len,
+		.length = len,
 		.addr = (uintptr_t)r->map,
 		.slot_size = slot_size,
 		.nr_owned = nr_owned,
 		.owned = (uintptr_t)owned,
 	};
 
+	if (len > r->len)
+		return -EINVAL;
 	if (setsockopt(sock, SOL_SOCKET, SO_PASTE_REGION, &req, sizeof(req)))
 		return -errno;
 	return 0;
@@ -135,8 +147,14 @@ int paste_region_attach(const struct paste_region *r, int sock,
 ssize_t paste_recv(int sock, struct paste_ref *refs, unsigned int max,
 		   unsigned int *nrefs, int flags)
 {
+	return paste_recv_upto(sock, 1 << 30, refs, max, nrefs, flags);
+}
+
+ssize_t paste_recv_upto(int sock, size_t limit, struct paste_ref *refs,
+			unsigned int max, unsigned int *nrefs, int flags)
+{
 	char ctrl[CMSG_SPACE(sizeof(struct paste_ref)) * 256];
-	struct iovec iov = { .iov_base = NULL, .iov_len = 1 << 30 };
+	struct iovec iov = { .iov_base = NULL, .iov_len = limit };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -146,7 +164,7 @@ ssize_t paste_recv(int sock, struct paste_ref *refs, unsigned int max,
 	ssize_t ret;
 
 	*nrefs = 0;
-	if (!max || max > 256)
+	if (!max || max > 256 || !limit)
 		return -EINVAL;
 	msg.msg_controllen = CMSG_SPACE(sizeof(struct paste_ref)) * max;
 	ret = recvmsg(sock, &msg, MSG_PASTE | flags);
