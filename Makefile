@@ -31,6 +31,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-full check-host check-vm check-oracle check-crash check-flush crashtest \
+	redis initramfs-redis check-redis \
 	flushcheck fuzz plugins run bench patchset \
 	checkpatch check-series clean distclean
 
@@ -156,6 +157,21 @@ bench: kernel-lean initramfs plugins
 	@command -v gnuplot > /dev/null || $(ROOT_PREFIX) env DEBIAN_FRONTEND=noninteractive \
 		apt-get -qq -y --no-install-recommends install gnuplot-nox > /dev/null
 	@tools/bench/run-bench.sh $(BUILD)
+
+# ---------------------------------------------------------------- redis
+# Redis on PASTE (Documentation/paste/redis.rst): Debian's redis source,
+# tools/redis/patches applied, linked with libpaste; REDIS_STOCK=1 builds
+# the unpatched source too (the benchmark and the test-suite comparison).
+REDIS_STOCK ?= 1
+redis: tools
+	@REDIS_STOCK=$(REDIS_STOCK) tools/redis/build.sh $(REPO) $(BUILD)
+
+initramfs-redis: initramfs redis
+	@selftests/redis/mkinitramfs.sh $(BUILD)
+
+# Redis's behaviours in paste mode, in the VM on the debug kernel.
+check-redis: $(if $(CHECK_BUILT),,kernel-debug initramfs-redis)
+	@selftests/redis/run-redis-tests.sh $(BUILD) debug $(CHECK_LEVEL)
 
 # ---------------------------------------------------------------- series
 patchset: $(BUILD)/.tree

@@ -545,11 +545,14 @@ int paste_wal_recover(struct paste_wal *w,
 
 /**
  * paste_wal_truncate() - drop every entry from @entry on, durably
- * @w: the log, before paste_wal_recover()
+ * @w: the log
  * @entry: the first entry to drop
  *
- * The operator's way past a damaged record that recovery cannot skip: the
- * records from there on are lost, and the caller says so.
+ * Before paste_wal_recover(): the operator's way past a damaged record that
+ * recovery cannot skip; the records from there on are lost, and the caller
+ * says so. After it: a record the application finds incomplete (one
+ * command logged as several records, a commit a crash interrupted) is
+ * dropped, and the tail moves back to @entry.
  *
  * Return: the number of non-zero entries cleared, or -EINVAL.
  */

@@ -380,6 +380,8 @@ int paste_wal_truncate(struct paste_wal *w, uint32_t entry)
 	}
 	paste_flush(&w->entries[entry], (w->capacity - entry) * sizeof(uint64_t));
 	paste_fence();
+	if (w->tail > entry)
+		w->tail = w->committed = entry;
 	return n;
 }
 

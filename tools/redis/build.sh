@@ -1,0 +1,102 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Redis on PASTE: fetch Debian's redis source package, apply our series
+# (tools/redis/patches/series) and build it against libpaste; build the
+# same source unpatched too (stock), for the test-suite comparison and the
+# benchmark. The sources are Debian's: a deb-src entry derived from the
+# system's own Debian entry is added once.
+#
+# Output, in BUILD/redis:
+#   bin/redis-server, bin/redis-cli, bin/redis-benchmark   (patched)
+#   bin/redis-server-stock                      (unpatched, with REDIS_STOCK=1)
+#   src/, stock/   the unpacked trees (src/ is where ./runtest runs)
+# Usage: build.sh REPO BUILD
+set -eu
+repo=$1 build=$2
+out=$build/redis
+patches=$repo/tools/redis/patches
+jobs=$(nproc)
+sudo=
+[ "$(id -u)" = 0 ] || sudo=sudo
+
+# Build dependencies (the test suite's tclsh too), as the kernel's are.
+missing=
+for p in libjemalloc-dev libssl-dev pkg-config tcl; do
+	dpkg-query -W -f='${Status}\n' $p 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "  APT    $missing"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq update
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq -y \
+		--no-install-recommends install $missing > "$build/apt-redis.log" 2>&1 ||
+		{ cat "$build/apt-redis.log"; exit 1; }
+fi
+
+src_list=/etc/apt/sources.list.d/paste-sources.sources
+sys=/etc/apt/sources.list.d/debian.sources
+if ! apt-cache showsrc redis 2>/dev/null | grep -q '^Package: redis'; then
+	[ -f $sys ] || { echo "redis: no $sys to derive a deb-src entry from" >&2; exit 1; }
+	grep -v '^#' $sys | sed -e 's/^Types:.*/Types: deb-src/' | $sudo tee $src_list > /dev/null
+	$sudo apt-get -qq update
+fi
+
+mkdir -p "$out/dl" "$out/bin"
+if ! ls "$out"/dl/redis_*.dsc > /dev/null 2>&1; then
+	(cd "$out/dl" && apt-get -qq source --download-only redis 2>&1 |
+		grep -v -e unsandboxed || true)
+	ls "$out"/dl/redis_*.dsc > /dev/null 2>&1 ||
+		{ echo "redis: could not fetch Debian's redis source" >&2; exit 1; }
+fi
+dsc=$(ls "$out"/dl/redis_*.dsc | tail -1)
+echo "  REDIS   $(basename "$dsc" .dsc)"
+
+# unpack DIR: the Debian source with Debian's own patches applied.
+unpack() {
+	rm -rf "$1"
+	dpkg-source -q --no-check -x "$dsc" "$1" > /dev/null
+}
+
+# make_redis DIR EXTRA...: Debian's build options (system jemalloc, TLS).
+make_redis() {
+	dir=$1
+	shift
+	make -s -C "$dir" -j"$jobs" USE_SYSTEM_JEMALLOC=yes BUILD_TLS=yes "$@" \
+		> "$dir.build.log" 2>&1 || { tail -30 "$dir.build.log"; exit 1; }
+}
+
+stamp=$out/.stock
+if [ "${REDIS_STOCK:-1}" = 1 ] && { [ ! -f "$stamp" ] || [ "$dsc" -nt "$stamp" ]; }; then
+	unpack "$out/stock"
+	echo "  MAKE    redis (stock)"
+	make_redis "$out/stock"
+	cp "$out/stock/src/redis-server" "$out/bin/redis-server-stock"
+	touch "$stamp"
+fi
+
+# The patched tree, made anew when the series changed; rebuilt when
+# libpaste did.
+sum=$( (cat "$dsc" "$patches/series"; sed -e '/^#/d' -e "s|^|$patches/|" "$patches/series" |
+	xargs cat) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$out/src/.series" 2>/dev/null)" != "$sum" ]; then
+	unpack "$out/src.new"
+	while read -r p; do
+		case "$p" in ''|\#*) continue ;; esac
+		patch -s -p1 -d "$out/src.new" < "$patches/$p" ||
+			{ echo "redis: $p does not apply to $(basename "$dsc")" >&2; exit 1; }
+	done < "$patches/series"
+	echo "$sum" > "$out/src.new/.series"
+	rm -rf "$out/src"
+	mv "$out/src.new" "$out/src"
+fi
+if [ ! "$out/src/src/redis-server" -nt "$build/lib/libpaste.a" ]; then
+	echo "  MAKE    redis (patched, libpaste)"
+	make_redis "$out/src" \
+		PASTE_CFLAGS="-isystem $build/usr/include -I$repo/tools/lib/paste" \
+		PASTE_LIBS="$build/lib/libpaste.a"
+fi
+for b in redis-server redis-cli redis-benchmark; do
+	cp "$out/src/src/$b" "$out/bin/$b"
+done
+echo "  REDIS   $out/bin"
