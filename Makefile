@@ -94,7 +94,7 @@ initramfs: selftests tools
 # run at the same time (scripts/check.sh).
 CHECK_LEVEL ?= check
 $(if $(filter check full,$(CHECK_LEVEL)),,$(error CHECK_LEVEL is check or full, not '$(CHECK_LEVEL)'))
-CHECK_STAGES := check-host check-vm check-oracle check-flush+check-crash
+CHECK_STAGES := check-host check-vm check-oracle+check-redis check-flush+check-crash
 # What the VM stages boot. scripts/check.sh builds it once and sets
 # CHECK_BUILT=1: two stages at once must not rebuild the same files.
 VM_INPUTS := $(if $(CHECK_BUILT),,kernel-debug initramfs)

@@ -23,6 +23,7 @@ for b in redis-server redis-server-stock redis-cli redis-benchmark; do
 	done
 done
 cp "$here/redis-guest.sh" "$root/paste/redis/"
+# Its own guest scripts, and the NIC pair from the main initramfs.
 chmod +x "$root/paste/redis/"*.sh
 
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$out.tmp"

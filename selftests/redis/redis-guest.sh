@@ -123,6 +123,23 @@ test_acknowledged_writes_survive_a_crash() {
 	[ ${#v} = 700 ] && [ "${v%:1500}" != "$v" ] || { echo "k:1500 is not whole"; return 1; }
 }
 
+# A client that closes leaves its logged buffers pinned to the region: a
+# later client in a small region cannot overwrite them, before or after a
+# crash.
+test_closed_clients_buffers_stay_pinned() {
+	start "$base" "paste-region-size 1mb" || return 1
+	pipe_sets 150 a 4000 || { cat /tmp/pipe.out; return 1; }
+	pinned=$(info paste_pinned_buffers)
+	echo "buffers pinned after the first client closed: $pinned"
+	[ "$pinned" -ge 140 ] || { echo "expected its >= 140 logged buffers pinned"; return 1; }
+	pipe_sets 200 b 4000 || { cat /tmp/pipe.out; return 1; }
+	stop -KILL
+	start "$base" "paste-region-size 1mb" || return 1
+	[ "$(cli dbsize)" = 350 ] || { echo "expected 350 keys, got $(cli dbsize)"; return 1; }
+	v=$(cli get a:1)
+	[ ${#v} = 4000 ] && [ "${v%:1}" != "$v" ] || { echo "a:1 is not whole"; return 1; }
+}
+
 # A rewrite hands the buffers back to the kernel, and keeps every value.
 test_rewrite_releases_buffers() {
 	start "$base" || return 1
@@ -209,12 +226,34 @@ test_debug_loadaof_and_reload() {
 	[ "$(cli dbsize)" = 301 ] || { echo "expected 301 keys after restart"; return 1; }
 }
 
+# paste-zero-copy: the NIC's queue writes frames straight into the region;
+# SETs from another namespace across the NIC pair are logged as references
+# to those bytes, and the kernel copies none of them.
+test_zero_copy_copies_nothing() {
+	. /paste/nic-pair.sh
+	nic_pair client || { echo "no NIC pair"; return 1; }
+	start "$base" "paste-zero-copy $nic" "protected-mode no" || return 1
+	copied0=$(counter PasteBytesCopied) zc0=$(counter PasteBytesZeroCopy)
+	/sbin/ip netns exec client redis-benchmark -h 10.78.0.1 -p $port -q \
+		-t set -n 2000 -d 1024 -c 4 -P 8 > /tmp/bench.out 2>&1 ||
+		{ cat /tmp/bench.out; return 1; }
+	copied=$(($(counter PasteBytesCopied) - copied0))
+	zc=$(($(counter PasteBytesZeroCopy) - zc0))
+	refs=$(info paste_logged_ref_bytes)
+	echo "2000 SETs of 1 KiB across $nic: $zc bytes placed by the NIC, $copied copied by the kernel, $refs logged as references"
+	[ "$zc" -ge $((2000 * 1024)) ] || { echo "expected >= 2048000 bytes placed in place"; return 1; }
+	[ "$copied" = 0 ] || { echo "expected no byte copied"; return 1; }
+	[ "$refs" -ge $((2000 * 1024)) ] || { echo "expected the SETs logged as references"; return 1; }
+}
+
 echo "TAP version 13"
-tests=${REDIS_TESTS:-"refuses_a_region_not_on_dax sets_are_logged_as_references
-	acknowledged_writes_survive_a_crash rewrite_releases_buffers
+tests=${REDIS_TESTS:-}
+[ -n "$tests" ] || tests="refuses_a_region_not_on_dax sets_are_logged_as_references
+	acknowledged_writes_survive_a_crash closed_clients_buffers_stay_pinned
+	rewrite_releases_buffers
 	full_log_makes_writes_wait no_switch_at_run_time
 	unix_socket_takes_the_copy_path replica_of_a_paste_primary
-	debug_loadaof_and_reload"}
+	debug_loadaof_and_reload zero_copy_copies_nothing"
 echo "1..$(echo $tests | wc -w)"
 for t in $tests; do
 	tap $t
