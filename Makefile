@@ -31,7 +31,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-full check-host check-vm check-oracle check-crash check-flush crashtest \
-	redis initramfs-redis check-redis \
+	redis initramfs-redis check-redis bench-redis \
 	flushcheck fuzz plugins run bench patchset \
 	checkpatch check-series clean distclean
 
@@ -172,6 +172,13 @@ initramfs-redis: initramfs redis
 # Redis's behaviours in paste mode, in the VM on the debug kernel.
 check-redis: $(if $(CHECK_BUILT),,kernel-debug initramfs-redis)
 	@selftests/redis/run-redis-tests.sh $(BUILD) debug $(CHECK_LEVEL)
+
+# redis-benchmark against stock Redis and Redis on PASTE: a table and a
+# figure in build/bench-redis, never an assertion.
+bench-redis: kernel-lean initramfs-redis plugins
+	@command -v gnuplot > /dev/null || $(ROOT_PREFIX) env DEBIAN_FRONTEND=noninteractive \
+		apt-get -qq -y --no-install-recommends install gnuplot-nox > /dev/null
+	@tools/redis/run-bench.sh $(BUILD)
 
 # ---------------------------------------------------------------- series
 patchset: $(BUILD)/.tree

@@ -22,8 +22,8 @@ for b in redis-server redis-server-stock redis-cli redis-benchmark; do
 		cp -L "$lib" "$root$lib"
 	done
 done
-cp "$here/redis-guest.sh" "$root/paste/redis/"
-# Its own guest scripts, and the NIC pair from the main initramfs.
+# Its own guest scripts (the NIC pair's helper is in the main archive).
+cp "$here/redis-guest.sh" "$here/../../tools/redis/bench-guest.sh" "$root/paste/redis/"
 chmod +x "$root/paste/redis/"*.sh
 
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$out.tmp"
