@@ -118,10 +118,10 @@ check-vm: $(VM_INPUTS)
 # check, 3 (each recovery cut again) in make check-full; 20 in make
 # crashtest, on the lean one.
 CRASH_CUTS := $(if $(filter full,$(CHECK_LEVEL)),3,1)
-check-crash: $(VM_INPUTS)
+check-crash: $(VM_INPUTS) $(if $(CHECK_BUILT),,initramfs-redis)
 	@selftests/crash/run-crashtest.sh $(BUILD) debug $(CRASH_CUTS)
 
-crashtest: kernel-lean initramfs
+crashtest: kernel-lean initramfs initramfs-redis
 	@selftests/crash/run-crashtest.sh $(BUILD) lean $${CUTS:-20}
 
 # The flush-ordering checker: QEMU 10 from bookworm-backports, unpacked
@@ -141,11 +141,12 @@ check-oracle: $(VM_INPUTS) $(PLUGINS)
 # bug, a different one each day (FLUSH_BUG=1..5 chooses); check-full all.
 FLUSH_BUG ?= $(shell echo $$(($$(date +%s) / 86400 % 5 + 1)))
 FLUSH_VARIANTS := $(if $(filter full,$(CHECK_LEVEL)),, \
-	pasted pasted-zc pasted-bug$(patsubst 3,3-zc,$(FLUSH_BUG)))
-check-flush: $(VM_INPUTS) $(PLUGINS)
+	pasted pasted-zc pasted-bug$(patsubst 3,3-zc,$(FLUSH_BUG)) redis)
+check-flush: $(VM_INPUTS) $(PLUGINS) $(if $(CHECK_BUILT),,initramfs-redis)
 	@selftests/crash/run-flushcheck.sh $(BUILD) debug 2 $(FLUSH_VARIANTS)
 
 flushcheck: kernel-lean initramfs plugins
+	@$(MAKE) -s initramfs-redis REDIS_SEEDED=1
 	@selftests/crash/run-flushcheck.sh $(BUILD) lean $${POINTS:-8}
 
 run: kernel-lean initramfs
@@ -161,10 +162,13 @@ bench: kernel-lean initramfs plugins
 # ---------------------------------------------------------------- redis
 # Redis on PASTE (Documentation/paste/redis.rst): Debian's redis source,
 # tools/redis/patches applied, linked with libpaste; REDIS_STOCK=1 builds
-# the unpatched source too (the benchmark and the test-suite comparison).
+# the unpatched source too (the benchmark and the test-suite comparison),
+# REDIS_SEEDED=1 the flush checker's seeded-bug build (check-full).
 REDIS_STOCK ?= 1
+REDIS_SEEDED ?= $(if $(filter full,$(CHECK_LEVEL)),1,0)
 redis: tools
-	@REDIS_STOCK=$(REDIS_STOCK) tools/redis/build.sh $(REPO) $(BUILD)
+	@REDIS_STOCK=$(REDIS_STOCK) REDIS_SEEDED=$(REDIS_SEEDED) \
+		tools/redis/build.sh $(REPO) $(BUILD)
 
 initramfs-redis: initramfs redis
 	@selftests/redis/mkinitramfs.sh $(BUILD)

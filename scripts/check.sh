@@ -107,7 +107,7 @@ pass=0 fail=0 skip=0 bad=
 for group in "$@"; do
 	if [ "$group" != check-host ] && [ -n "$bg" ]; then
 		# The user-space half of the VM stages' inputs (Redis without
-		# its stock build), then the kernel.
+		# its stock build; its seeded-bug build at full), then the kernel.
 		make -s --no-print-directory initramfs initramfs-redis REDIS_STOCK=0 \
 			> "$logs/initramfs.out" 2>&1
 		rc=$?

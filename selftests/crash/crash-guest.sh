@@ -9,9 +9,13 @@
 #	after the first recovers what the previous one left. MODE paste-zc is
 #	paste mode with eth0's receive queue bound to the region (zero copy);
 #	paste-ckptfail is paste mode whose first checkpoints fail (CKPT_FAULTS)
+#	MODE redis, redis-zc: Redis on PASTE (appendfsync paste, with
+#	paste-zero-copy eth0), from the Redis initramfs; its log is small,
+#	so rewrites run under the load and cuts land in them
 #   crash-guest.sh trace SERVER KFLUSH CONNS MS ZC LOOP
 #	run SERVER (pasted, or a seeded-bug build of it, or pasted-ckptfail:
-#	pasted-marks with CKPT_FAULTS) in paste mode on
+#	pasted-marks with CKPT_FAULTS; or redis, redis-bugN: Redis on PASTE
+#	and its seeded-bug build, with crashload speaking RESP) in paste mode on
 #	event loop LOOP and crashload against it on loopback for 1 s;
 #	SIGKILL it, start it again (it recovers) and run crashload for MS
 #	ms, marking crash points.
@@ -27,9 +31,42 @@ kflush=
 [ "$4" = 1 ] && [ "$1" = serve ] && kflush=--kernel-flush
 [ "$3" = 1 ] && [ "$1" = trace ] && kflush=--kernel-flush
 
+# redis_args: Redis on PASTE on port 8080 with a small log.
+redis_args() {
+	echo --port 8080 --dir $dir --protected-mode no --save "''" \
+		--appendonly yes --appendfsync paste --paste-region $dir/region \
+		--paste-region-size 16mb --paste-log-size 4mb --paste-wal-entries 1024 \
+		--logfile $dir/log
+}
+
+# serve_redis ZC: Redis on PASTE until the power is cut.
+serve_redis() {
+	r=/paste/redis/bin
+	started=$(grep -c 'rewriting started' $dir/log 2>/dev/null)
+	last=$(grep -E 'rewriting started|rewrite finished|rewrite terminated|rewriting failed' \
+		$dir/log 2>/dev/null | tail -1)
+	during=
+	case $last in *started*) during=", the last one under way at the cut" ;; esac
+	echo "paste-crash: redis-server, appendfsync paste${1:+, zero copy on $1}, on $dir;" \
+		"${started:-0} rewrites before this boot$during"
+	if [ -n "$1" ]; then
+		while sleep 0.2; do
+			awk '$1 == "PasteBytesZeroCopy" && $2 > 0 {
+				print "paste-crash: zero-copy bytes " $2 }' /proc/net/paste
+		done &
+	fi
+	eval $r/redis-server $(redis_args) ${1:+--paste-zero-copy $1}
+	echo "paste-crash: redis-server exited with status $?"
+	tail -5 $dir/log | sed 's/^/paste-crash: redis: /'
+}
+
 case "$1" in
 serve)
 	mode=$2 zc= server=pasted
+	case $mode in
+	redis) serve_redis; exit ;;
+	redis-zc) serve_redis eth0; exit ;;
+	esac
 	if [ "$mode" = paste-ckptfail ]; then
 		mode=paste server=pasted-marks
 		export PASTED_FAULTS=$CKPT_FAULTS
@@ -54,22 +91,27 @@ trace)
 		server=pasted-marks
 		export PASTED_FAULTS=$CKPT_FAULTS
 	fi
-	zc= host=127.0.0.1 client=
+	zc= host=127.0.0.1 client= resp=
 	if [ "$6" = 1 ]; then
 		. /paste/nic-pair.sh
 		nic_pair client || echo "paste-crash: no NIC pair"
 		zc="--zero-copy $nic" host=10.78.0.1
 		client="/sbin/ip netns exec client"
 	fi
+	case $server in redis*) resp=--resp ;; esac
 	start_server() {
-		"$server" --mode paste --loop "$loop" $kflush $zc --dir $dir \
-			--region 16 --wal 1024 --port 8080 --quiet &
+		case $server in
+		redis*)	eval /paste/redis/bin/redis-server${server#redis} $(redis_args) \
+				${zc:+--paste-zero-copy $nic} & ;;
+		*)	"$server" --mode paste --loop "$loop" $kflush $zc --dir $dir \
+				--region 16 --wal 1024 --port 8080 --quiet & ;;
+		esac
 		pid=$!
-		$client crashload ready --host $host --wait 120 ||
+		$client crashload ready $resp --host $host --wait 120 ||
 			echo "paste-crash: server did not come up"
 	}
 	load() {
-		$client crashload load --host $host --conns "$conns" --keys 6 \
+		$client crashload load $resp --host $host --conns "$conns" --keys 6 \
 			--pipeline 8 --hostile --state /tmp/crash.state "$@" ||
 			echo "paste-crash: load failed"
 	}

@@ -32,6 +32,11 @@
  * e.g. while its checkpoints fail) and close the connection: that write
  * and the rest of its batch must not be applied.
  *
+ * --resp speaks RESP to Redis (appendfsync paste) instead: a request is
+ * "SET key value", or "HSET key f value" for the keys hash_key() picks
+ * (the same command for every write of a key); "+OK" or an integer reply
+ * acknowledges it, and verify reads with GET or HGET.
+ *
  * A run is recorded as one line per connection:
  *
  *   <run> <conn> <acked> <sent> <keys> <pipeline> <hostile> <refused>
@@ -93,6 +98,7 @@ struct options {
 	int min_points;		/* load past the duration until this many */
 	int sample;		/* verify: keys sampled from older runs */
 	const char *state;
+	bool resp;		/* Redis: RESP instead of HTTP */
 };
 
 /* ------------------------------------------------------------ schedule */
@@ -163,6 +169,12 @@ static void key_of(const struct stream *st, uint32_t n, bool abandoned,
 					st->keys));
 	else
 		snprintf(buf, cap, "k%d-%d-%u", st->run, st->conn, n);
+}
+
+/* RESP: the keys written with HSET (field "f") rather than SET. */
+static bool hash_key(const char *key)
+{
+	return fnv1a(key, strlen(key)) % 3 == 0;
 }
 
 /* Overwrite key slot of request @n (keys > 0, not abandoned). */
@@ -299,10 +311,21 @@ static void start_batch(struct client *cl, int i)
 		}
 		key_of(&st, n, c->b.abandoned, key, sizeof(key));
 		blen = body_of(&st, key, n, cl->body);
-		p += sprintf(p, "POST /%s HTTP/1.1\r\nHost: pasted\r\n"
-			     "Content-Length: %zu\r\n\r\n", key, blen);
+		if (!cl->opt.resp)
+			p += sprintf(p, "POST /%s HTTP/1.1\r\nHost: pasted\r\n"
+				     "Content-Length: %zu\r\n\r\n", key, blen);
+		else if (hash_key(key))
+			p += sprintf(p, "*4\r\n$4\r\nHSET\r\n$%zu\r\n%s\r\n"
+				     "$1\r\nf\r\n$%zu\r\n", strlen(key), key, blen);
+		else
+			p += sprintf(p, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n"
+				     "$%zu\r\n", strlen(key), key, blen);
 		memcpy(p, cl->body, blen);
 		p += blen;
+		if (cl->opt.resp) {
+			memcpy(p, "\r\n", 2);
+			p += 2;
+		}
 	}
 	c->req_len = p - c->req;
 	c->req_sent = 0;
@@ -338,12 +361,58 @@ static size_t segment(struct client *cl, size_t left)
 	return r < left ? r : left;
 }
 
+/*
+ * One RESP reply at the start of @buf, as an HTTP status: "+..." or an
+ * integer 201, a bulk string 200 (its bytes the body), a nil bulk 404, an
+ * error 500. Return: its length, 0 if incomplete, or -EPROTO.
+ */
+static int resp_reply_parse(const char *buf, size_t len, int *status,
+			    size_t *body_off, size_t *blen)
+{
+	const char *eol = memmem(buf, len, "\r\n", 2);
+	size_t head;
+	long n;
+
+	if (!eol)
+		return len >= RESP_CAP ? -EPROTO : 0;
+	head = eol + 2 - buf;
+	*body_off = 1;
+	*blen = head - 3;
+	switch (buf[0]) {
+	case '+':
+	case ':':
+		*status = 201;
+		return head;
+	case '-':
+		*status = 500;
+		return head;
+	case '$':
+		n = strtol(buf + 1, NULL, 10);
+		if (n < 0) {
+			*status = 404;
+			*blen = 0;
+			return head;
+		}
+		if ((size_t)n > RESP_CAP - head - 2)
+			return -EPROTO;
+		if (len < head + n + 2)
+			return 0;
+		*status = 200;
+		*body_off = head;
+		*blen = n;
+		return head + n + 2;
+	default:
+		return -EPROTO;
+	}
+}
+
 /* One complete response at the start of @buf: see http_response_parse(). */
-static int parse_response(const char *buf, size_t len, int *status,
-			  const char **body, size_t *blen)
+static int parse_response(const struct client *cl, const char *buf, size_t len,
+			  int *status, const char **body, size_t *blen)
 {
 	size_t off = 0;
-	int r = http_response_parse(buf, len, RESP_CAP, status, &off, blen);
+	int r = cl->opt.resp ? resp_reply_parse(buf, len, status, &off, blen) :
+		http_response_parse(buf, len, RESP_CAP, status, &off, blen);
 
 	if (r > 0)
 		*body = buf + off;
@@ -475,7 +544,7 @@ static int acknowledged(struct client *cl, int i, int status)
 		return err ? err : 1;
 	}
 	if (status != 201) {
-		fprintf(stderr, "crashload: POST %u of run %d conn %d: status %d\n",
+		fprintf(stderr, "crashload: request %u of run %d conn %d: status %d\n",
 			n, cl->opt.run, i, status);
 		return -EPROTO;
 	}
@@ -529,7 +598,7 @@ static int conn_recv(struct client *cl, int i)
 	if (n <= 0)
 		return n ? -errno : -ECONNRESET;
 	c->resp_len += n;
-	while ((r = parse_response(c->resp, c->resp_len, &status, &body,
+	while ((r = parse_response(cl, c->resp, c->resp_len, &status, &body,
 				   &blen)) > 0) {
 		if (c->answered == c->b.n)
 			return -EPROTO;		/* an answer nobody asked for */
@@ -687,16 +756,25 @@ static long get_version(struct client *cl, int fd, const char *key,
 	char req[256], want[MAX_BODY + 32];
 	struct conn *c = &cl->c[0];
 	const char *body;
-	size_t blen, len = snprintf(req, sizeof(req),
-				    "GET /%s HTTP/1.1\r\nHost: pasted\r\n\r\n", key);
+	size_t blen, len;
 	int status, r;
 	uint32_t v;
 
+	if (!cl->opt.resp)
+		len = snprintf(req, sizeof(req),
+			       "GET /%s HTTP/1.1\r\nHost: pasted\r\n\r\n", key);
+	else if (hash_key(key))
+		len = snprintf(req, sizeof(req),
+			       "*3\r\n$4\r\nHGET\r\n$%zu\r\n%s\r\n$1\r\nf\r\n",
+			       strlen(key), key);
+	else
+		len = snprintf(req, sizeof(req), "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n",
+			       strlen(key), key);
 	*torn_n = 0;
 	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return -EIO;
 	c->resp_len = 0;
-	while ((r = parse_response(c->resp, c->resp_len, &status, &body,
+	while ((r = parse_response(cl, c->resp, c->resp_len, &status, &body,
 				   &blen)) == 0) {
 		ssize_t n = recv(fd, c->resp + c->resp_len,
 				 sizeof(c->resp) - c->resp_len, 0);
@@ -966,11 +1044,13 @@ static int do_verify(struct client *cl)
 
 /* ------------------------------------------------------------ main */
 
-/* Wait until the server answers (a GET of a key nobody stores). */
+/* Wait until the server answers (a GET of a key nobody stores; a PING). */
 static int wait_ready(struct client *cl, int timeout_s)
 {
 	long end = now_ms() + timeout_s * 1000L;
-	static const char req[] = "GET /crashload-ready HTTP/1.1\r\nHost: pasted\r\n\r\n";
+	const char *req = cl->opt.resp ? "*1\r\n$4\r\nPING\r\n" :
+			  "GET /crashload-ready HTTP/1.1\r\nHost: pasted\r\n\r\n";
+	const char *want = cl->opt.resp ? "+PONG" : "HTTP/1.1 404";
 	char buf[512];
 
 	while (now_ms() < end) {
@@ -981,10 +1061,10 @@ static int wait_ready(struct client *cl, int timeout_s)
 			ssize_t n;
 
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-			n = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) > 0 ?
+			n = send(fd, req, strlen(req), MSG_NOSIGNAL) > 0 ?
 			    recv(fd, buf, sizeof(buf) - 1, 0) : -1;
 			close(fd);
-			if (n > 12 && !memcmp(buf, "HTTP/1.1 404", 12))
+			if (n >= (ssize_t)strlen(want) && !memcmp(buf, want, strlen(want)))
 				return 0;
 		}
 		usleep(200 * 1000);
@@ -1014,7 +1094,8 @@ static void usage(FILE *f)
 "                        N crash points are marked\n"
 "  -n, --sample N        verify: keys sampled per older run (200)\n"
 "  -s, --seed N          load: segmentation; verify: sampling\n"
-"  -w, --wait S          ready: seconds to wait for the server (300)\n");
+"  -w, --wait S          ready: seconds to wait for the server (300)\n"
+"  -R, --resp            speak RESP to Redis (SET, HSET, GET, HGET, PING)\n");
 }
 
 int main(int argc, char **argv)
@@ -1036,6 +1117,7 @@ int main(int argc, char **argv)
 		{ "sample", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "resp", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1046,7 +1128,7 @@ int main(int argc, char **argv)
 	cl.opt = (struct options){ .host = "127.0.0.1", .port = 8080,
 				   .conns = 8, .pipeline = 1, .sample = 200,
 				   .seed = 1 };
-	while ((opt = getopt_long(argc, argv, "H:p:c:r:o:K:P:Xk:t:d:xm:n:s:w:h",
+	while ((opt = getopt_long(argc, argv, "H:p:c:r:o:K:P:Xk:t:d:xm:n:s:w:Rh",
 				  lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': cl.opt.host = optarg; break;
@@ -1057,6 +1139,7 @@ int main(int argc, char **argv)
 		case 'K': cl.opt.keys = atoi(optarg); break;
 		case 'P': cl.opt.pipeline = atoi(optarg); break;
 		case 'X': cl.opt.hostile = true; break;
+		case 'R': cl.opt.resp = true; break;
 		case 'k': cl.opt.kill_pid = atoi(optarg); break;
 		case 't': cl.opt.kill_after_ms = atoi(optarg); break;
 		case 'd': cl.opt.duration_ms = atoi(optarg); break;

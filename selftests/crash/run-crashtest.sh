@@ -15,14 +15,17 @@
 # cut again. paste-ckptfail is paste mode whose first four checkpoints of
 # each boot fail: the log fills, writes are refused with 503 (crashload
 # checks that none of them is applied), and the cut lands before or after
-# the checkpoint that succeeds.
+# the checkpoint that succeeds. redis and redis-zc serve Redis on PASTE
+# (appendfsync paste, without and with zero copy) from the Redis initramfs,
+# and crashload speaks RESP (SET and HSET, GET and HGET) with the same
+# hostility; Redis's log is small, so rewrites run under the load.
 #
 # Usage: run-crashtest.sh BUILD FLAVOUR CUTS [MODE...]
 # Environment: SEED (default: random, printed), CRASH_CONNS (8).
 set -u
 build=$1 flavour=$2 cuts=$3
 shift 3
-modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail}
+modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail redis redis-zc}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -53,7 +56,9 @@ boot() {
 	loop=epoll
 	[ $((($2 + nmode) % 2)) = 1 ] && loop=uring
 	log=$logs/crash-$1-$2.log
-	serve_boot "$kernel" "$build/initramfs.cpio" "$out/$1.img" "$log" \
+	initrd=$build/initramfs.cpio resp=
+	case $1 in redis*) initrd=$build/initramfs-redis.cpio resp=--resp ;; esac
+	serve_boot "$kernel" "$initrd" "$out/$1.img" "$log" \
 		"paste.mode=$1 paste.loop=$loop"
 }
 
@@ -68,7 +73,7 @@ for mode in $modes; do
 			ok=0 what="boot"
 		else
 			if [ "$cut" -gt 0 ]; then
-				res=$("$load" verify -p $port -o "$out/$mode.state" \
+				res=$("$load" verify $resp -p $port -o "$out/$mode.state" \
 					-s $((seed + cut)) 2>&1) || ok=0
 				echo "$res" | sed 's/^/# /'
 				what="recovery after cut $cut"
@@ -86,7 +91,10 @@ for mode in $modes; do
 				# Once the log has filled (about 3 s in, seen):
 				# while writes are refused, or after.
 				[ "$mode" = paste-ckptfail ] && at=$((5000 + r))
-				res=$("$load" load -p $port -r "$cut" -o "$out/$mode.state" \
+				# Redis: past its first rewrites (a log part of
+				# 1024 entries: one every second or so).
+				case $mode in redis*) at=$((2500 + r)) ;; esac
+				res=$("$load" load $resp -p $port -r "$cut" -o "$out/$mode.state" \
 					$shape -X -s $((seed + cut)) -k "$qpid" -t $at 2>&1) ||
 					{ ok=0; what="load"; }
 				echo "$res" | sed 's/^/# /'
@@ -95,6 +103,7 @@ for mode in $modes; do
 			fi
 		fi
 		serve_stop
+		tr -d '\r' < "$log" | grep -a 'rewrites before this boot' | sed 's/^/# /'
 		splat_in "$log" && { ok=0; what="$what, kernel splat"; }
 		[ "$cut" -gt 0 ] || [ $ok = 0 ] || continue
 		n=$((n + 1))
@@ -118,10 +127,10 @@ for mode in $modes; do
 			echo "not ok $n crash $mode: no write was refused: the log never filled while checkpoints failed"
 		fi
 	fi
-	# paste-zc must really have received in place, in some boot.
-	if [ "$mode" = paste-zc ]; then
+	# paste-zc and redis-zc must really have received in place, in some boot.
+	if [ "$mode" = paste-zc ] || [ "$mode" = redis-zc ]; then
 		n=$((n + 1))
-		if cat "$logs"/crash-paste-zc-*.log | tr -d '\r' |
+		if cat "$logs"/crash-$mode-*.log | tr -d '\r' |
 		   grep -q '^paste-crash: zero-copy bytes [1-9]'; then
 			pass=$((pass + 1))
 			echo "ok $n crash $mode: the NIC placed payload in the region"

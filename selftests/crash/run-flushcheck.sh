@@ -28,6 +28,12 @@
 #                       moves to the next epoch (images at that point)
 #   pasted-bug5         seeded bug: answers are sent before the group
 #                       commit, which runs once a second
+#   redis               Redis on PASTE (appendfsync paste), crashload
+#                       speaking RESP; its log is small, so rewrites run
+#                       in the trace
+#   redis-zc            as redis, with zero copy across the NIC pair
+#   redis-bug1          seeded bug: Redis replies before the group commit,
+#                       which runs once a second
 #
 # Each trace starts with an untraced run that ends in SIGKILL, so the traced
 # server starts by recovering; crashload's load is hostile (pipelined,
@@ -40,7 +46,7 @@
 set -u
 build=$1 flavour=$2 points=$3
 shift 3
-variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-ckptfail pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4 pasted-bug5}
+variants=${*:-pasted pasted-kflush pasted-uring pasted-zc pasted-ckptfail pasted-bug1 pasted-bug2 pasted-bug3-zc pasted-bug4 pasted-bug5 redis redis-zc redis-bug1}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -76,8 +82,8 @@ verify_image() {
 	[ -f "$1" ] || { echo "no crash image $1"; return 1; }
 	ok=1
 	serve_boot "$kernel" "$initrd" "$1" "$4" \
-		"paste.mode=paste paste.loop=epoll paste.kflush=$3" || ok=0
-	[ $ok = 1 ] && { "$load" verify -p $port -o "$2" -c 1 2>&1 || ok=0; }
+		"paste.mode=$smode paste.loop=epoll paste.kflush=$3" || ok=0
+	[ $ok = 1 ] && { "$load" verify $resp -p $port -o "$2" -c 1 2>&1 || ok=0; }
 	serve_stop
 	splat_in "$4" && ok=0
 	[ $ok = 1 ]
@@ -129,6 +135,11 @@ for variant in $variants; do
 		# compacts over-segmented requests, so they fill the WAL more slowly.
 		pasted-bug4) expect=caught ms=$((points * 5000)) ;;
 		pasted-bug*) conns=1 expect=caught ;;
+		redis-bug*) conns=1 expect=caught ;;
+		esac
+		initrd=$build/initramfs.cpio resp= smode=paste
+		case $server in
+		redis*) initrd=$build/initramfs-redis.cpio resp=--resp smode=redis ;;
 		esac
 		# Checkpoint images: at rotating marks; bug 4's window is at mark 2.
 		ckpt="checkpoints=$(((points + 1) / 2))"

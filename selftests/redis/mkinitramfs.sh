@@ -3,7 +3,8 @@
 #
 # The Redis VM's initramfs: the main one (selftests/vm/mkinitramfs.sh) with
 # a second archive appended, which the kernel unpacks over it: Redis on
-# PASTE and stock Redis with their shared libraries, and the guest scripts.
+# PASTE, stock Redis and the seeded-bug build (when built) with their
+# shared libraries, and the guest scripts.
 # The main initramfs stays as small as it was.
 # Usage: mkinitramfs.sh BUILD
 set -eu
@@ -14,8 +15,8 @@ out=$build/initramfs-redis.cpio
 
 rm -rf "$root"
 mkdir -p "$root/paste/redis/bin"
-for b in redis-server redis-server-stock redis-cli redis-benchmark; do
-	[ -f "$build/redis/bin/$b" ] || continue	# stock: REDIS_STOCK=1
+for b in redis-server redis-server-stock redis-server-bug1 redis-cli redis-benchmark; do
+	[ -f "$build/redis/bin/$b" ] || continue	# REDIS_STOCK=1, REDIS_SEEDED=1
 	strip --strip-debug -o "$root/paste/redis/bin/$b" "$build/redis/bin/$b"
 	ldd "$build/redis/bin/$b" | grep -o '/[^ ]*' | while read -r lib; do
 		mkdir -p "$root$(dirname "$lib")"

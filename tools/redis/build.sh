@@ -10,6 +10,7 @@
 # Output, in BUILD/redis:
 #   bin/redis-server, bin/redis-cli, bin/redis-benchmark   (patched)
 #   bin/redis-server-stock                      (unpatched, with REDIS_STOCK=1)
+#   bin/redis-server-bug1   the flush checker's seeded bug (REDIS_SEEDED=1)
 #   src/, stock/   the unpacked trees (src/ is where ./runtest runs)
 # Usage: build.sh REPO BUILD
 set -eu
@@ -66,12 +67,18 @@ make_redis() {
 		> "$dir.build.log" 2>&1 || { tail -30 "$dir.build.log"; exit 1; }
 }
 
+# install_bin FILE NAME: into bin/ by rename (a running copy stays valid).
+install_bin() {
+	cp "$1" "$out/bin/.$2.tmp"
+	mv "$out/bin/.$2.tmp" "$out/bin/$2"
+}
+
 stamp=$out/.stock
 if [ "${REDIS_STOCK:-1}" = 1 ] && { [ ! -f "$stamp" ] || [ "$dsc" -nt "$stamp" ]; }; then
 	unpack "$out/stock"
 	echo "  MAKE    redis (stock)"
 	make_redis "$out/stock"
-	cp "$out/stock/src/redis-server" "$out/bin/redis-server-stock"
+	install_bin "$out/stock/src/redis-server" redis-server-stock
 	touch "$stamp"
 fi
 
@@ -96,7 +103,18 @@ if [ ! "$out/src/src/redis-server" -nt "$build/lib/libpaste.a" ]; then
 		PASTE_CFLAGS="-isystem $build/usr/include -I$repo/tools/lib/paste" \
 		PASTE_LIBS="$build/lib/libpaste.a"
 fi
+# The seeded-bug build: a copy of the patched tree, rebuilt with the macro.
+if [ "${REDIS_SEEDED:-0}" = 1 ] &&
+   [ ! "$out/bin/redis-server-bug1" -nt "$out/src/src/redis-server" ]; then
+	rm -rf "$out/src-bug1"
+	cp -a "$out/src" "$out/src-bug1"
+	echo "  MAKE    redis (seeded bug 1: replies before the commit)"
+	make_redis "$out/src-bug1" REDIS_CFLAGS=-DREDIS_PASTE_SEEDED_BUG=1 \
+		PASTE_CFLAGS="-isystem $build/usr/include -I$repo/tools/lib/paste" \
+		PASTE_LIBS="$build/lib/libpaste.a"
+	install_bin "$out/src-bug1/src/redis-server" redis-server-bug1
+fi
 for b in redis-server redis-cli redis-benchmark; do
-	cp "$out/src/src/$b" "$out/bin/$b"
+	install_bin "$out/src/src/$b" $b
 done
 echo "  REDIS   $out/bin"
