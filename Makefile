@@ -31,7 +31,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-full check-host check-vm check-oracle check-crash check-flush crashtest \
-	redis initramfs-redis check-redis bench-redis \
+	redis initramfs-redis check-redis check-redis-suite bench-redis \
 	flushcheck fuzz plugins run bench patchset \
 	checkpatch check-series clean distclean
 
@@ -176,6 +176,12 @@ initramfs-redis: initramfs redis
 # Redis's behaviours in paste mode, in the VM on the debug kernel.
 check-redis: $(if $(CHECK_BUILT),,kernel-debug initramfs-redis)
 	@selftests/redis/run-redis-tests.sh $(BUILD) debug $(CHECK_LEVEL)
+
+# Redis's own ./runtest, default configuration, stock and patched on the
+# host (30 to 60 minutes each): no failure of ours that stock lacks.
+check-redis-suite:
+	@$(MAKE) -s redis REDIS_STOCK=1
+	@tools/redis/run-suite.sh $(BUILD)
 
 # redis-benchmark against stock Redis and Redis on PASTE: a table and a
 # figure in build/bench-redis, never an assertion.
