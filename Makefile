@@ -31,7 +31,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-full check-host check-vm check-oracle check-crash check-flush crashtest \
-	redis initramfs-redis check-redis check-redis-suite bench-redis \
+	redis initramfs-redis check-redis check-redis-suite bench-redis run-redis \
 	flushcheck fuzz plugins run bench patchset \
 	checkpatch check-series clean distclean
 
@@ -176,6 +176,11 @@ initramfs-redis: initramfs redis
 # Redis's behaviours in paste mode, in the VM on the debug kernel.
 check-redis: $(if $(CHECK_BUILT),,kernel-debug initramfs-redis)
 	@selftests/redis/run-redis-tests.sh $(BUILD) debug $(CHECK_LEVEL)
+
+# make run for Redis: Redis on PASTE under redis-benchmark, its counters,
+# a crash and the recovery.
+run-redis: kernel-lean initramfs-redis
+	@selftests/redis/run-redis-demo.sh $(BUILD) lean
 
 # Redis's own ./runtest, default configuration, stock and patched on the
 # host (30 to 60 minutes each): no failure of ours that stock lacks.

@@ -24,7 +24,8 @@ for b in redis-server redis-server-stock redis-server-bug1 redis-cli redis-bench
 	done
 done
 # Its own guest scripts (the NIC pair's helper is in the main archive).
-cp "$here/redis-guest.sh" "$here/../../tools/redis/bench-guest.sh" "$root/paste/redis/"
+cp "$here/redis-guest.sh" "$here/redis-demo.sh" "$here/../../tools/redis/bench-guest.sh" \
+	"$root/paste/redis/"
 chmod +x "$root/paste/redis/"*.sh
 
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$out.tmp"

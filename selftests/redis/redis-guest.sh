@@ -174,6 +174,50 @@ test_full_log_makes_writes_wait() {
 	[ "$(cli dbsize)" = 3000 ] || { echo "expected 3000 keys, got $(cli dbsize)"; return 1; }
 }
 
+# A value larger than one log record takes (64 pieces of one buffer each)
+# spans several records, and comes back whole after a crash.
+test_large_value_spans_records() {
+	start "$base" || return 1
+	head -c 600000 /dev/urandom | base64 | tr -d '\n' | head -c 700000 > /tmp/big
+	r0=$(info paste_records)
+	redis-cli -p $port -x set big < /tmp/big > /dev/null || return 1
+	cli set after-big 1 > /dev/null
+	records=$(($(info paste_records) - r0 - 1))
+	echo "a 700000-byte SET took $records log records"
+	[ "$records" -ge 2 ] || { echo "expected more than one record"; return 1; }
+	stop -KILL
+	start "$base" || return 1
+	[ "$(cli strlen big)" = 700000 ] || { echo "expected 700000 bytes, got $(cli strlen big)"; return 1; }
+	[ "$(cli getrange big 0 99)" = "$(head -c 100 /tmp/big)" ] &&
+		[ "$(cli getrange big -100 -1)" = "$(tail -c 100 /tmp/big)" ] ||
+		{ echo "the value's ends differ"; return 1; }
+	[ "$(cli get after-big)" = 1 ] || { echo "expected the write after it"; return 1; }
+}
+
+# A crash in the middle of a command's records (its last entry lost): the
+# command is dropped whole, what came before stays, and the log goes on
+# from there across a second crash.
+test_torn_command_is_dropped() {
+	start "$base" || return 1
+	cli set a 1 > /dev/null
+	head -c 600000 /dev/urandom | base64 | tr -d '\n' | head -c 700000 > /tmp/big
+	redis-cli -p $port -x set big < /tmp/big > /dev/null || return 1
+	stop -KILL
+	part=$(ls "$base"/appendonlydir/*.incr.paste | tail -1)
+	last=$(od -A d -t x8 -v "$part" | awk '{ for (i = 2; i <= NF; i++)
+		if ($i != "0000000000000000") at = $1 + (i - 2) * 8 } END { print at }')
+	dd if=/dev/zero of="$part" bs=8 seek=$((last / 8)) count=1 conv=notrunc 2> /dev/null
+	start "$base" || return 1
+	grep -q 'incomplete command' "$base/log" || { echo "expected the drop in the log"; return 1; }
+	[ "$(cli strlen big)" = 0 ] || { echo "expected the torn SET dropped"; return 1; }
+	[ "$(cli get a)" = 1 ] || { echo "expected a = 1"; return 1; }
+	cli set b 2 > /dev/null
+	stop -KILL
+	start "$base" || return 1
+	[ "$(cli get b)" = 2 ] && [ "$(cli get a)" = 1 ] && [ "$(cli strlen big)" = 0 ] ||
+		{ echo "expected a = 1, b = 2, no big after the second crash"; return 1; }
+}
+
 # paste cannot be switched on or off at run time; the error says why.
 test_no_switch_at_run_time() {
 	start "$base" || return 1
@@ -251,7 +295,8 @@ tests=${REDIS_TESTS:-}
 [ -n "$tests" ] || tests="refuses_a_region_not_on_dax sets_are_logged_as_references
 	acknowledged_writes_survive_a_crash closed_clients_buffers_stay_pinned
 	rewrite_releases_buffers
-	full_log_makes_writes_wait no_switch_at_run_time
+	full_log_makes_writes_wait large_value_spans_records torn_command_is_dropped
+	no_switch_at_run_time
 	unix_socket_takes_the_copy_path replica_of_a_paste_primary
 	debug_loadaof_and_reload zero_copy_copies_nothing"
 echo "1..$(echo $tests | wc -w)"
