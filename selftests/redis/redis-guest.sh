@@ -202,12 +202,20 @@ test_torn_command_is_dropped() {
 	cli set a 1 > /dev/null
 	head -c 600000 /dev/urandom | base64 | tr -d '\n' | head -c 700000 > /tmp/big
 	redis-cli -p $port -x set big < /tmp/big > /dev/null || return 1
+	entries=$(info paste_log_entries)
 	stop -KILL
+	# The last entry (libpaste's WAL: a 4096-byte header, then 8-byte
+	# entries): the end of the big SET's last record.
 	part=$(ls "$base"/appendonlydir/*.incr.paste | tail -1)
-	last=$(od -A d -t x8 -v "$part" | awk '{ for (i = 2; i <= NF; i++)
-		if ($i != "0000000000000000") at = $1 + (i - 2) * 8 } END { print at }')
-	dd if=/dev/zero of="$part" bs=8 seek=$((last / 8)) count=1 conv=notrunc 2> /dev/null
+	at=$((4096 + (entries - 1) * 8))
+	word() { od -A n -t x8 -j "$at" -N 8 "$part" | tr -d ' '; }
+	before=$(word)
+	dd if=/dev/zero of="$part" bs=8 seek=$((at / 8)) count=1 conv=notrunc 2> /dev/null
+	echo "entry $((entries - 1)) of $(basename "$part"): $before, now $(word)"
+	[ "$before" != 0000000000000000 ] && [ "$(word)" = 0000000000000000 ] ||
+		{ echo "expected a non-zero entry zeroed"; return 1; }
 	start "$base" || return 1
+	grep 'PASTE:.*dropped' "$base/log" | sed 's/^[^#]*# //'
 	grep -q 'incomplete command' "$base/log" || { echo "expected the drop in the log"; return 1; }
 	[ "$(cli strlen big)" = 0 ] || { echo "expected the torn SET dropped"; return 1; }
 	[ "$(cli get a)" = 1 ] || { echo "expected a = 1"; return 1; }
