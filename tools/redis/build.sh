@@ -45,7 +45,9 @@ fi
 
 mkdir -p "$out/dl" "$out/bin"
 if ! ls "$out"/dl/redis_*.dsc > /dev/null 2>&1; then
-	(cd "$out/dl" && apt-get -qq source --download-only redis 2>&1 |
+	# The version the system would install (not a backport's).
+	ver=$(apt-cache policy redis | awk '$1 == "Candidate:" { print $2 }')
+	(cd "$out/dl" && apt-get -qq source --download-only "redis${ver:+=$ver}" 2>&1 |
 		grep -v -e unsandboxed || true)
 	ls "$out"/dl/redis_*.dsc > /dev/null 2>&1 ||
 		{ echo "redis: could not fetch Debian's redis source" >&2; exit 1; }
