@@ -11,6 +11,10 @@
 # suite-{stock,paste}.failed, and a comparison.
 # Usage: run-suite.sh BUILD
 set -u
+# Tests Debian's source cannot run in either build: a security update's
+# test sets repl-diskless-load to "yes", which 7.0 refuses, and the
+# exception ends the whole run.
+skip="--skiptest /Fullsync.should.not.free.scripting.engine"
 build=$1
 out=$build/redis
 args=${RUNTEST_ARGS:-}
@@ -20,7 +24,7 @@ run() {
 	log=$out/suite-$1.log
 	echo "  RUNTEST $1 ($2)${args:+ $args}"
 	t0=$(date +%s)
-	(cd "$2" && ./runtest --clients 2 --timeout 1800 $args) > "$log.raw" 2>&1
+	(cd "$2" && ./runtest --clients 2 --timeout 1800 $skip $args) > "$log.raw" 2>&1
 	rc=$?
 	sed 's/\x1b\[[0-9;]*m//g' "$log.raw" > "$log" && rm -f "$log.raw"
 	# "[err]: name in file" and "[exception]" lines, without timings.
