@@ -5,7 +5,7 @@
 # default configuration, on the host, against stock Debian Redis and
 # against Redis on PASTE built from the same source, one after the other
 # on the same machine. The patched build passes if it fails no test that
-# stock does not fail too. It takes 30 to 60 minutes per build here.
+# stock does not fail too. It takes about 17 minutes per build here.
 # RUNTEST_ARGS adds runtest options (e.g. "--single unit/type/incr").
 # Output: BUILD/redis/suite-{stock,paste}.log, the failures of each in
 # suite-{stock,paste}.failed, and a comparison.
