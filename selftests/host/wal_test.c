@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -669,6 +670,42 @@ TEST_F(wal, torn_last_batch_is_dropped_and_counted)
 	EXPECT_EQ(2050, self->w.tail);
 	EXPECT_EQ(949, self->w.dropped);
 	EXPECT_EQ(0, self->w.entries[2999]);
+}
+
+/*
+ * One process owns a region: a second server started on the same file (two
+ * Redis servers sharing a directory) would replay and append the same log.
+ */
+TEST(region_of_another_process_is_ebusy)
+{
+	char dir[] = "/dev/shm/region-test-XXXXXX", path[64];
+	struct paste_region owner, second;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/region", dir);
+	ASSERT_EQ(0, paste_region_create(&owner, path, 1 << 16,
+					 PASTE_MAP_ALLOW_NOSYNC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int open_err = paste_region_open(&second, path,
+						 PASTE_MAP_ALLOW_NOSYNC);
+		int create_err = paste_region_create(&second, path, 1 << 16,
+						     PASTE_MAP_ALLOW_NOSYNC);
+
+		_exit(open_err == -EBUSY && create_err == -EBUSY ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("a second process opened or replaced an owned region");
+	paste_region_close(&owner);
+	ASSERT_EQ(0, paste_region_open(&second, path, PASTE_MAP_ALLOW_NOSYNC))
+		TH_LOG("the region stayed locked after its owner closed it");
+	paste_region_close(&second);
+	unlink(path);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN

@@ -278,6 +278,44 @@ test_debug_loadaof_and_reload() {
 	[ "$(cli dbsize)" = 301 ] || { echo "expected 301 keys after restart"; return 1; }
 }
 
+# redis-check-aof --fix on a paste-mode AOF: the "p" part refers into the
+# region, which it cannot read; it must say so and leave the part alone
+# (before, it called the part a format error and --fix emptied it).
+test_check_aof_leaves_the_log_alone() {
+	start "$base" || return 1
+	pipe_sets 200 c 100 || return 1
+	stop -KILL
+	part=$(ls "$base"/appendonlydir/*.incr.paste) || return 1
+	sum=$(md5sum < "$part")
+	ln -sf "$(command -v redis-server)" /tmp/redis-check-aof
+	echo y | /tmp/redis-check-aof --fix "$base"/appendonlydir/appendonly.aof.manifest \
+		> /tmp/check.out 2>&1
+	grep -q 'holds PASTE references: not checked' /tmp/check.out ||
+		{ cat /tmp/check.out; echo "expected the p part named as not checked"; return 1; }
+	[ "$(md5sum < "$part")" = "$sum" ] || { echo "redis-check-aof --fix changed the log"; return 1; }
+	start "$base" || return 1
+	[ "$(cli dbsize)" = 200 ] || { echo "expected 200 keys after the check"; return 1; }
+}
+
+# A second server on the same region file (two servers sharing a directory)
+# would replay and append the same log: it is refused, the owner unharmed.
+test_second_server_on_the_region_is_refused() {
+	start "$base" || return 1
+	pipe_sets 50 o 100 || return 1
+	mkdir -p "$base/second"
+	redis-server --port $((port + 1)) --dir "$base/second" --appendonly yes \
+		--appendfsync paste --paste-region "$base/region" \
+		--paste-region-size 8mb --paste-log-size 4mb --paste-wal-entries 65536 \
+		${REDIS_EXTRA:+--$REDIS_EXTRA} > "$base/second/out" 2>&1 &
+	second=$!
+	for i in $(seq 50); do kill -0 $second 2>/dev/null || break; sleep 0.1; done
+	kill -0 $second 2>/dev/null && { kill -9 $second; echo "the second server runs"; return 1; }
+	grep -q 'is the region of another process' "$base/second/out" ||
+		{ tail -3 "$base/second/out"; echo "expected the region refused as another's"; return 1; }
+	[ "$(cli dbsize)" = 50 ] && [ "$(cli set after 1)" = OK ] ||
+		{ echo "the owner stopped serving"; return 1; }
+}
+
 # paste-zero-copy: the NIC's queue writes frames straight into the region;
 # SETs from another namespace across the NIC pair are logged as references
 # to those bytes, and the kernel copies none of them.
@@ -306,7 +344,8 @@ tests=${REDIS_TESTS:-}
 	full_log_makes_writes_wait large_value_spans_records torn_command_is_dropped
 	no_switch_at_run_time
 	unix_socket_takes_the_copy_path replica_of_a_paste_primary
-	debug_loadaof_and_reload zero_copy_copies_nothing"
+	debug_loadaof_and_reload check_aof_leaves_the_log_alone
+	second_server_on_the_region_is_refused zero_copy_copies_nothing"
 echo "1..$(echo $tests | wc -w)"
 for t in $tests; do
 	tap $t

@@ -72,8 +72,12 @@ int paste_file_create(const char *path, uint64_t len,
  * or unwritten extent is left for a page fault to allocate later; it is
  * created with paste_file_create(), so a crash never leaves a short one.
  *
+ * The region is locked (flock(), exclusive) for as long as its descriptor
+ * is open: one process at a time owns a region and its log.
+ *
  * Return: 0, or -EOPNOTSUPP when MAP_SYNC is refused (not DAX) and
- * %PASTE_MAP_ALLOW_NOSYNC was not given, or another negative errno.
+ * %PASTE_MAP_ALLOW_NOSYNC was not given, -EBUSY when another process has
+ * the region (an existing @path) open, or another negative errno.
  */
 int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
 			unsigned int flags);

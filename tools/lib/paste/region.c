@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -32,10 +33,26 @@ int paste_map_file(int fd, size_t len, unsigned int flags, bool *sync,
 	return 0;
 }
 
+/*
+ * One process owns a region: a second one replaying or appending the same
+ * log would corrupt it. The lock is the open file's, so a fork()ed child
+ * (a background rewrite) shares its parent's.
+ */
+static int region_lock(int fd)
+{
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return 0;
+	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
 static int region_map(struct paste_region *r, unsigned int flags)
 {
 	void *map;
-	int err = paste_map_file(r->fd, r->len, flags, &r->sync, &map);
+	int err = region_lock(r->fd);
+
+	if (err)
+		return err;
+	err = paste_map_file(r->fd, r->len, flags, &r->sync, &map);
 
 	r->map = map;
 	return err;
@@ -67,6 +84,13 @@ int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
 	if (!len || len % (uint64_t)sysconf(_SC_PAGESIZE))
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
+	r->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (r->fd >= 0) {	/* not while another process owns it */
+		err = region_lock(r->fd);
+		close(r->fd);
+		if (err)
+			return err;
+	}
 	r->len = len;
 	r->fd = paste_file_create(path, len, region_zero, NULL);
 	if (r->fd < 0)
