@@ -9,9 +9,10 @@
 #	after the first recovers what the previous one left. MODE paste-zc is
 #	paste mode with eth0's receive queue bound to the region (zero copy);
 #	paste-ckptfail is paste mode whose first checkpoints fail (CKPT_FAULTS)
-#	MODE redis, redis-zc: Redis on PASTE (appendfsync paste, with
-#	paste-zero-copy eth0), from the Redis initramfs; its log is small,
-#	so rewrites run under the load and cuts land in them
+#	MODE redis, redis-zc, redis-rw: Redis on PASTE (appendfsync paste, with
+#	paste-zero-copy eth0, with rewrites slowed to seconds), from the Redis
+#	initramfs; its log is small, so rewrites run under the load and cuts
+#	land in them
 #   crash-guest.sh trace SERVER KFLUSH CONNS MS ZC LOOP
 #	run SERVER (pasted, or a seeded-bug build of it, or pasted-ckptfail:
 #	pasted-marks with CKPT_FAULTS; or redis, redis-bugN: Redis on PASTE
@@ -39,7 +40,7 @@ redis_args() {
 		--logfile $dir/log
 }
 
-# serve_redis ZC: Redis on PASTE until the power is cut.
+# serve_redis ZC [ARGS]: Redis on PASTE until the power is cut.
 serve_redis() {
 	r=/paste/redis/bin
 	started=$(grep -c 'rewriting started' $dir/log 2>/dev/null)
@@ -55,7 +56,7 @@ serve_redis() {
 				print "paste-crash: zero-copy bytes " $2 }' /proc/net/paste
 		done &
 	fi
-	eval $r/redis-server $(redis_args) ${1:+--paste-zero-copy $1}
+	eval $r/redis-server $(redis_args) ${1:+--paste-zero-copy $1} ${2:-}
 	echo "paste-crash: redis-server exited with status $?"
 	tail -5 $dir/log | sed 's/^/paste-crash: redis: /'
 }
@@ -66,6 +67,9 @@ serve)
 	case $mode in
 	redis) serve_redis; exit ;;
 	redis-zc) serve_redis eth0; exit ;;
+	# Rewrites slowed to seconds (20 ms a key in the child), so that cuts
+	# land in them and the log fills while one runs.
+	redis-rw) serve_redis "" "--rdb-key-save-delay 20000"; exit ;;
 	esac
 	if [ "$mode" = paste-ckptfail ]; then
 		mode=paste server=pasted-marks

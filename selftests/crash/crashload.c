@@ -35,7 +35,10 @@
  * --resp speaks RESP to Redis (appendfsync paste) instead: a request is
  * "SET key value", or "HSET key f value" for the keys hash_key() picks
  * (the same command for every write of a key); "+OK" or an integer reply
- * acknowledges it, and verify reads with GET or HGET.
+ * acknowledges it, and verify reads with GET or HGET. With --keys, op_of()
+ * also makes some requests "INCR" of the slot's counter key ("...-sS.n"),
+ * or "DEL" of its value or counter key: a counter replayed twice or lost
+ * shows as a count no prefix of the requests leaves.
  *
  * A run is recorded as one line per connection:
  *
@@ -135,7 +138,7 @@ static uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
 /* What verify needs to rebuild one connection's requests. */
 struct stream {
 	int run, conn, keys, pipeline;
-	bool hostile;
+	bool hostile, resp;
 };
 
 struct batch {
@@ -169,6 +172,28 @@ static void key_of(const struct stream *st, uint32_t n, bool abandoned,
 					st->keys));
 	else
 		snprintf(buf, cap, "k%d-%d-%u", st->run, st->conn, n);
+}
+
+/* What a request does to its overwrite slot. */
+enum op { OP_WRITE, OP_INCR, OP_DEL_VALUE, OP_DEL_COUNTER };
+
+/* Request @n's: HTTP and unique keys only write; RESP slots mix in more. */
+static enum op op_of(const struct stream *st, uint32_t n)
+{
+	uint64_t h;
+
+	if (!st->resp || !st->keys)
+		return OP_WRITE;
+	h = mix(st->run, st->conn, n + (2ULL << 40)) % 10;
+	return h < 5 ? OP_WRITE : h < 8 ? OP_INCR :
+	       h < 9 ? OP_DEL_VALUE : OP_DEL_COUNTER;
+}
+
+/* The counter key of overwrite slot @s, which INCR counts in. */
+static void counter_key(const struct stream *st, unsigned int s, char *buf,
+			size_t cap)
+{
+	snprintf(buf, cap, "k%d-%d-s%u.n", st->run, st->conn, s);
 }
 
 /* RESP: the keys written with HSET (field "f") rather than SET. */
@@ -267,7 +292,8 @@ struct client {
 static struct stream stream_of(const struct options *o, int conn)
 {
 	return (struct stream){ .run = o->run, .conn = conn, .keys = o->keys,
-				.pipeline = o->pipeline, .hostile = o->hostile };
+				.pipeline = o->pipeline, .hostile = o->hostile,
+				.resp = o->resp };
 }
 
 static int dial(const struct options *o)
@@ -310,6 +336,16 @@ static void start_batch(struct client *cl, int i)
 			cl->stray++;
 		}
 		key_of(&st, n, c->b.abandoned, key, sizeof(key));
+		if (!c->b.abandoned && op_of(&st, n) != OP_WRITE) {
+			enum op op = op_of(&st, n);
+
+			if (op != OP_DEL_VALUE)
+				counter_key(&st, slot_of(&st, n), key, sizeof(key));
+			p += sprintf(p, "*2\r\n$%d\r\n%s\r\n$%zu\r\n%s\r\n",
+				     op == OP_INCR ? 4 : 3,
+				     op == OP_INCR ? "INCR" : "DEL", strlen(key), key);
+			continue;
+		}
 		blen = body_of(&st, key, n, cl->body);
 		if (!cl->opt.resp)
 			p += sprintf(p, "POST /%s HTTP/1.1\r\nHost: pasted\r\n"
@@ -749,33 +785,30 @@ static int do_load(struct client *cl)
 
 /* ------------------------------------------------------------ verify */
 
-/* GET @key over @fd: its version (0 absent), or < 0. */
-static long get_version(struct client *cl, int fd, const char *key,
-			const struct stream *st, uint32_t *torn_n)
+/* GET (or HGET) @key over @fd: 0 with the status and body, or < 0. */
+static int fetch(struct client *cl, int fd, const char *key, bool hash,
+		 int *status, const char **body, size_t *blen)
 {
-	char req[256], want[MAX_BODY + 32];
 	struct conn *c = &cl->c[0];
-	const char *body;
-	size_t blen, len;
-	int status, r;
-	uint32_t v;
+	char req[256];
+	size_t len;
+	int r;
 
 	if (!cl->opt.resp)
 		len = snprintf(req, sizeof(req),
 			       "GET /%s HTTP/1.1\r\nHost: pasted\r\n\r\n", key);
-	else if (hash_key(key))
+	else if (hash)
 		len = snprintf(req, sizeof(req),
 			       "*3\r\n$4\r\nHGET\r\n$%zu\r\n%s\r\n$1\r\nf\r\n",
 			       strlen(key), key);
 	else
 		len = snprintf(req, sizeof(req), "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n",
 			       strlen(key), key);
-	*torn_n = 0;
 	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return -EIO;
 	c->resp_len = 0;
-	while ((r = parse_response(cl, c->resp, c->resp_len, &status, &body,
-				   &blen)) == 0) {
+	while ((r = parse_response(cl, c->resp, c->resp_len, status, body,
+				   blen)) == 0) {
 		ssize_t n = recv(fd, c->resp + c->resp_len,
 				 sizeof(c->resp) - c->resp_len, 0);
 
@@ -786,6 +819,24 @@ static long get_version(struct client *cl, int fd, const char *key,
 	if (r < 0 || (size_t)r != c->resp_len)
 		return -EPROTO;
 	cl->checked++;
+	return 0;
+}
+
+/* GET @key over @fd: its version (0 absent), or < 0. */
+static long get_version(struct client *cl, int fd, const char *key,
+			const struct stream *st, uint32_t *torn_n)
+{
+	char want[MAX_BODY + 32];
+	const char *body;
+	size_t blen;
+	int status, r;
+	uint32_t v;
+
+	*torn_n = 0;
+	r = fetch(cl, fd, key, cl->opt.resp && hash_key(key), &status, &body,
+		  &blen);
+	if (r)
+		return r;
 	if (status == 404)
 		return 0;
 	if (status != 200)
@@ -828,6 +879,29 @@ static long observe(struct client *cl, int fd, const struct stream *st,
 		return err ? err : -EBADMSG;
 	}
 	return v;
+}
+
+/* A counter key's count (0 absent), or < 0: a non-number is a violation. */
+static long observe_counter(struct client *cl, int fd, const char *key)
+{
+	char digits[24];
+	const char *body;
+	size_t blen;
+	int status, r = fetch(cl, fd, key, false, &status, &body, &blen);
+
+	if (r)
+		return r;
+	if (status == 404)
+		return 0;
+	if (status != 200)
+		return -EPROTO;
+	if (!blen || blen >= sizeof(digits) || strspn(body, "0123456789") < blen) {
+		r = violation(cl, "%s: \"%.*s\" is no count", key, (int)blen, body);
+		return r ? r : -EBADMSG;
+	}
+	memcpy(digits, body, blen);
+	digits[blen] = 0;
+	return strtol(digits, NULL, 10);
 }
 
 #define ABANDONED	(-1)
@@ -883,9 +957,10 @@ static int verify_abandoned(struct client *cl, int fd, const struct stream *st,
  */
 static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 {
-	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile };
-	long seen[MAX_KEYS];
-	uint32_t last[MAX_KEYS] = { 0 }, p;
+	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile,
+			     cl->opt.resp };
+	long seen[MAX_KEYS], counted[MAX_KEYS] = { 0 };
+	uint32_t last[MAX_KEYS] = { 0 }, count[MAX_KEYS] = { 0 }, p;
 	int *what = replay(&st, r), s, err = 0;
 	char key[64];
 
@@ -896,16 +971,29 @@ static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 		seen[s] = observe(cl, fd, &st, key);
 		if (seen[s] == -EIO || seen[s] == -EPROTO)
 			err = (int)seen[s];
+		if (!err && st.resp) {
+			counter_key(&st, s, key, sizeof(key));
+			counted[s] = observe_counter(cl, fd, key);
+			if (counted[s] == -EIO || counted[s] == -EPROTO)
+				err = (int)counted[s];
+		}
 	}
 	for (p = 1; p <= r->sent && !err; p++)
 		if (what[p] == ABANDONED)
 			err = verify_abandoned(cl, fd, &st, p);
 	for (p = 0; p <= r->sent && !err; p++) {
-		if (p && what[p] >= 0)
-			last[what[p]] = p;
+		if (p && what[p] >= 0) {
+			switch (op_of(&st, p)) {
+			case OP_WRITE: last[what[p]] = p; break;
+			case OP_INCR: count[what[p]]++; break;
+			case OP_DEL_VALUE: last[what[p]] = 0; break;
+			case OP_DEL_COUNTER: count[what[p]] = 0; break;
+			}
+		}
 		if (p < r->acked)
 			continue;
-		for (s = 0; s < r->keys && seen[s] == (long)last[s]; s++)
+		for (s = 0; s < r->keys && seen[s] == (long)last[s] &&
+		     counted[s] == (long)count[s]; s++)
 			;
 		if (s == r->keys)
 			break;		/* requests 1..p explain every key */
@@ -914,8 +1002,9 @@ static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 	if (err || p <= r->sent)
 		return err;
 	for (s = 0; s < r->keys; s++)
-		printf("#   k%d-%d-s%d: version %ld, all %u sent requests leave %u\n",
-		       r->run, r->conn, s, seen[s], r->sent, last[s]);
+		printf("#   k%d-%d-s%d: version %ld, count %ld; all %u sent requests leave %u, %u\n",
+		       r->run, r->conn, s, seen[s], counted[s], r->sent, last[s],
+		       count[s]);
 	return violation(cl, "run %d conn %d: no state after requests 1..p, p in [%u, %u], matches its keys (an acknowledged write lost, rolled back or reordered)",
 			 r->run, r->conn, r->acked, r->sent);
 }
@@ -928,7 +1017,8 @@ static int verify_overwrites(struct client *cl, int fd, const struct record *r)
 static int verify_unique(struct client *cl, int fd, const struct record *r,
 			 bool all, uint64_t *rng)
 {
-	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile };
+	struct stream st = { r->run, r->conn, r->keys, r->pipeline, r->hostile,
+			     cl->opt.resp };
 	int *what = replay(&st, r), err = 0;
 	bool gap = false;
 	char key[64];
@@ -1095,7 +1185,7 @@ static void usage(FILE *f)
 "  -n, --sample N        verify: keys sampled per older run (200)\n"
 "  -s, --seed N          load: segmentation; verify: sampling\n"
 "  -w, --wait S          ready: seconds to wait for the server (300)\n"
-"  -R, --resp            speak RESP to Redis (SET, HSET, GET, HGET, PING)\n");
+"  -R, --resp            speak RESP to Redis (SET, HSET, INCR, DEL, GET, HGET, PING)\n");
 }
 
 int main(int argc, char **argv)

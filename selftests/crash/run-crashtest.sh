@@ -17,15 +17,18 @@
 # checks that none of them is applied), and the cut lands before or after
 # the checkpoint that succeeds. redis and redis-zc serve Redis on PASTE
 # (appendfsync paste, without and with zero copy) from the Redis initramfs,
-# and crashload speaks RESP (SET and HSET, GET and HGET) with the same
-# hostility; Redis's log is small, so rewrites run under the load.
+# and crashload speaks RESP (SET, HSET, INCR and DEL; GET and HGET) with
+# the same hostility; Redis's log is small, so rewrites run under the load.
+# redis-rw slows each rewrite to seconds: it is cut at least twice, first
+# while the load runs (and must be, once at least, during a rewrite), then
+# soon after each recovery.
 #
 # Usage: run-crashtest.sh BUILD FLAVOUR CUTS [MODE...]
 # Environment: SEED (default: random, printed), CRASH_CONNS (8).
 set -u
 build=$1 flavour=$2 cuts=$3
 shift 3
-modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail redis redis-zc}
+modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail redis-rw redis-zc}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
@@ -67,7 +70,9 @@ for mode in $modes; do
 	nmode=$((nmode + 1)) refusals=0
 	rm -f "$out/$mode.img" "$out/$mode.state"
 	touch "$out/$mode.state"
-	for cut in $(seq 0 "$cuts"); do
+	mode_cuts=$cuts
+	[ "$mode" = redis-rw ] && [ "$cuts" -lt 2 ] && mode_cuts=2
+	for cut in $(seq 0 "$mode_cuts"); do
 		ok=1 what=
 		if ! boot "$mode" "$cut"; then
 			ok=0 what="boot"
@@ -78,7 +83,7 @@ for mode in $modes; do
 				echo "$res" | sed 's/^/# /'
 				what="recovery after cut $cut"
 			fi
-			if [ $ok = 1 ] && [ "$cut" -lt "$cuts" ]; then
+			if [ $ok = 1 ] && [ "$cut" -lt "$mode_cuts" ]; then
 				# Even cuts: 6 keys per connection overwritten in
 				# pipelines of up to 8, cut soon after recovery
 				# (a lone cut: anywhere in 2.5 s, so checkpoints
@@ -94,6 +99,8 @@ for mode in $modes; do
 				# Redis: past its first rewrites (a log part of
 				# 1024 entries: one every second or so).
 				case $mode in redis*) at=$((2500 + r)) ;; esac
+				# redis-rw: after the first, soon after recovery.
+				[ "$mode" = redis-rw ] && [ "$cut" -gt 0 ] && at=$((100 + r % 500))
 				res=$("$load" load $resp -p $port -r "$cut" -o "$out/$mode.state" \
 					$shape -X -s $((seed + cut)) -k "$qpid" -t $at 2>&1) ||
 					{ ok=0; what="load"; }
@@ -125,6 +132,23 @@ for mode in $modes; do
 		else
 			fail=$((fail + 1))
 			echo "not ok $n crash $mode: no write was refused: the log never filled while checkpoints failed"
+		fi
+	fi
+	# redis-rw: some cut must have landed while a rewrite ran.
+	if [ "$mode" = redis-rw ]; then
+		n=$((n + 1))
+		during=0
+		for c in $(seq 1 "$mode_cuts"); do
+			tr -d '\r' < "$logs/crash-$mode-$c.log" |
+				grep -q 'the last one under way at the cut' &&
+				during=$((during + 1))
+		done
+		if [ "$during" -gt 0 ]; then
+			pass=$((pass + 1))
+			echo "ok $n crash $mode: $during of $mode_cuts cuts landed during a rewrite"
+		else
+			fail=$((fail + 1))
+			echo "not ok $n crash $mode: no cut landed during a rewrite"
 		fi
 	fi
 	# paste-zc and redis-zc must really have received in place, in some boot.

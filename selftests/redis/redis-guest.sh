@@ -336,6 +336,14 @@ test_zero_copy_copies_nothing() {
 	[ "$refs" -ge $((2000 * 1024)) ] || { echo "expected the SETs logged as references"; return 1; }
 }
 
+# Redis's own tests in paste mode (aof-suite.sh; aof-suite.exclude says
+# which are left out and why). REDIS_SUITE_ARGS adds runtest options.
+suite() { "$(dirname "$0")/aof-suite.sh" "$1" "$base/suite" ${REDIS_SUITE_ARGS:-}; }
+test_suite_aof() { suite integration/aof; }
+test_suite_aof_multi_part() { suite integration/aof-multi-part; }
+test_suite_other() { suite unit/other; }
+test_suite_rdb() { suite integration/rdb; }
+
 echo "TAP version 13"
 tests=${REDIS_TESTS:-}
 [ -n "$tests" ] || tests="refuses_a_region_not_on_dax sets_are_logged_as_references
@@ -344,8 +352,10 @@ tests=${REDIS_TESTS:-}
 	full_log_makes_writes_wait large_value_spans_records torn_command_is_dropped
 	no_switch_at_run_time
 	unix_socket_takes_the_copy_path replica_of_a_paste_primary
-	debug_loadaof_and_reload check_aof_leaves_the_log_alone
+	debug_loadaof_and_reload check_aof_leaves_the_log_alone suite_aof
 	second_server_on_the_region_is_refused zero_copy_copies_nothing"
+[ -n "${REDIS_TESTS:-}" ] || [ "$level" != full ] ||
+	tests="$tests suite_aof_multi_part suite_other suite_rdb"
 echo "1..$(echo $tests | wc -w)"
 for t in $tests; do
 	tap $t

@@ -16,11 +16,14 @@ mkdir -p "$build/logs"
 rm -f "$img"
 kmemleak=
 [ "$flavour" = debug ] && kmemleak=kmemleak=on
+# full adds three of Redis's own test units (aof-suite.sh): about 30 min.
+timeout=1200
+[ "$level" = full ] && timeout=3600
 . "$vm/splat.sh"
 
 echo "# redis: $(basename "$kernel") ($flavour), $level tests"
 for attempt in 1 2; do
-	PMEM_SIZE=1G VM_TIMEOUT=${VM_TIMEOUT:-1200} "$vm/qemu.sh" "$kernel" \
+	PMEM_SIZE=1G VM_TIMEOUT=${VM_TIMEOUT:-$timeout} "$vm/qemu.sh" "$kernel" \
 		"$build/initramfs-redis.cpio" "$img" "$log" \
 		"paste.run=redis paste.level=$level paste.tests=${REDIS_TESTS:-} $kmemleak" \
 		-netdev hubport,id=zc0,hubid=1 \
