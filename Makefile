@@ -22,7 +22,8 @@ DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	libssl-dev dwarves cpio xz-utils patch git ccache python3 perl \
 	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
 	e2fsprogs iproute2 liburing-dev curl wrk python3-ply libglib2.0-dev \
-	pkg-config rsync clang libclang-rt-14-dev gcc-multilib xfsprogs
+	pkg-config rsync clang libclang-rt-14-dev gcc-multilib xfsprogs \
+	python3-docutils mandoc
 
 # Kernel files of ours (new files and the series, selftests included).
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
@@ -32,7 +33,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-full check-host check-vm check-oracle check-crash check-flush crashtest \
 	redis initramfs-redis check-redis check-redis-suite bench-redis run-redis \
-	flushcheck fuzz plugins run bench patchset \
+	flushcheck fuzz plugins run bench patchset install man \
 	checkpatch check-series clean distclean
 
 all: kernel selftests
@@ -82,6 +83,16 @@ selftests: headers
 
 tools: headers
 	@$(MAKE) -s -C tools BUILD=$(BUILD)
+
+# libpaste (libpaste.pc for pkg-config), its headers, pasted and the man
+# pages: make install PREFIX=/usr/local DESTDIR=/staging.
+install: headers man
+	@$(MAKE) -s -C tools BUILD=$(BUILD) install $(if $(PREFIX),PREFIX=$(PREFIX)) DESTDIR=$(DESTDIR)
+
+# paste(7), libpaste(3), pasted(8) and a page per libpaste function, from
+# the reStructuredText and libpaste.h's kernel-doc (scripts/mkman.sh).
+man: $(BUILD)/.deps
+	@scripts/mkman.sh $(REPO) $(KSRC) $(BUILD)/man
 
 initramfs: selftests tools
 	@selftests/vm/mkinitramfs.sh $(BUILD)

@@ -21,7 +21,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <linux/paste.h>
+
+/*
+ * The socket option lives in <asm/socket.h>, as every SO_ does; a system
+ * whose installed kernel headers predate PASTE gets the asm-generic value
+ * (x86, arm64, riscv: not alpha, mips, parisc or sparc) from here.
+ */
+#ifndef SO_PASTE_REGION
+#define SO_PASTE_REGION		86
+#define SCM_PASTE		SO_PASTE_REGION
+#endif
+
+/* The shared library exports what this header declares, and nothing else. */
+#pragma GCC visibility push(default)
 
 /* ------------------------------------------------------------ regions */
 
@@ -93,7 +107,10 @@ int paste_region_create(struct paste_region *r, const char *path, uint64_t len,
 int paste_region_open(struct paste_region *r, const char *path,
 		      unsigned int flags);
 
-/** paste_region_close() - unmap and close a region (the file stays) */
+/**
+ * paste_region_close() - unmap and close a region (the file stays)
+ * @r: the region; its lock goes with its descriptor
+ */
 void paste_region_close(struct paste_region *r);
 
 /**
@@ -118,7 +135,11 @@ int paste_region_attach(const struct paste_region *r, int sock,
  * @len: bytes from offset 0 the kernel may place data in, page aligned;
  *	the rest of the file stays the application's (a log area for bytes
  *	that arrived otherwise, in the same file its log references)
- * @sock: @flags, @slot_size, @owned, @nr_owned: as paste_region_attach()
+ * @sock: a listening or connected TCP socket
+ * @flags: as paste_region_attach()
+ * @slot_size: as paste_region_attach()
+ * @owned: as paste_region_attach()
+ * @nr_owned: as paste_region_attach()
  *
  * Return: as paste_region_attach(); -EINVAL for a @len past the file.
  */
@@ -306,7 +327,10 @@ int paste_hold_release(struct paste_holder *h, struct paste_pins *p, int sock);
 int paste_hold_release_before(struct paste_holder *h, struct paste_pins *p,
 			      int sock, uint32_t gen);
 
-/** paste_holder_free() - free @h's memory (release or pin first) */
+/**
+ * paste_holder_free() - free a holder's memory
+ * @h: the holder; release or pin its buffers first
+ */
 void paste_holder_free(struct paste_holder *h);
 
 /**
@@ -342,21 +366,40 @@ int paste_pins_release(struct paste_pins *p, int sock);
  */
 int paste_pins_release_before(struct paste_pins *p, int sock, uint32_t gen);
 
-/** paste_pins_free() - free @p's memory */
+/**
+ * paste_pins_free() - free the pins' memory
+ * @p: the pins
+ */
 void paste_pins_free(struct paste_pins *p);
 
 /* ------------------------------------------------------------ persistence */
 
-/** paste_flush_insn() - the write-back instruction in use */
+/**
+ * paste_flush_insn() - the write-back instruction in use
+ *
+ * Return: "clwb", "clflushopt" or "clflush", as CPUID chose once.
+ */
 const char *paste_flush_insn(void);
 
-/** paste_flush() - write back the cache lines of [@p, @p + @len), no fence */
+/**
+ * paste_flush() - write back cache lines, without a fence
+ * @p: the first byte
+ * @len: bytes: every line of [@p, @p + @len) is written back
+ */
 void paste_flush(const void *p, size_t len);
 
-/** paste_fence() - order all write-backs and stores before later stores */
+/**
+ * paste_fence() - order all write-backs and stores before later stores
+ *
+ * sfence: after it, what paste_flush() wrote back is durable.
+ */
 void paste_fence(void);
 
-/** paste_persist() - paste_flush() then paste_fence() */
+/**
+ * paste_persist() - paste_flush() then paste_fence()
+ * @p: the first byte
+ * @len: bytes to make durable
+ */
 void paste_persist(const void *p, size_t len);
 
 /**
@@ -452,7 +495,14 @@ struct paste_wal {
 	uint32_t dropped;
 };
 
-/** paste_wal_encode() - pack a record for epoch @epoch (for tests) */
+/**
+ * paste_wal_encode() - pack a record into an entry (for tests)
+ * @rec: the record piece
+ * @epoch: the epoch it is written in
+ * @payload: its bytes, which the entry's check covers
+ *
+ * Return: the 8-byte entry.
+ */
 uint64_t paste_wal_encode(const struct paste_wal_rec *rec, uint32_t epoch,
 			  const void *payload);
 
@@ -487,7 +537,10 @@ bool paste_wal_decode(uint64_t e, uint32_t epoch, const void *data,
 int paste_wal_open(struct paste_wal *w, const char *path, uint32_t capacity,
 		   const void *data, uint64_t data_len, unsigned int flags);
 
-/** paste_wal_close() - unmap and close (nothing is lost: see commit) */
+/**
+ * paste_wal_close() - unmap and close a log
+ * @w: the log; nothing committed is lost, what is staged is dropped
+ */
 void paste_wal_close(struct paste_wal *w);
 
 /**
@@ -573,5 +626,7 @@ int paste_wal_truncate(struct paste_wal *w, uint32_t entry);
  * Return: 0 or a negative errno.
  */
 int paste_wal_reset(struct paste_wal *w);
+
+#pragma GCC visibility pop
 
 #endif /* LIBPASTE_H */
