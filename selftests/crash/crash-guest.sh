@@ -40,22 +40,27 @@ redis_args() {
 		--logfile $dir/log
 }
 
-# serve_redis ZC [ARGS]: Redis on PASTE until the power is cut.
+# serve_redis ZC [ARGS]: Redis on PASTE until the power is cut. Rewrites
+# starting and ending are said on the console, which the host keeps: the
+# file system's last seconds (Redis's own log among them) may not survive.
 serve_redis() {
 	r=/paste/redis/bin
-	started=$(grep -c 'rewriting started' $dir/log 2>/dev/null)
-	last=$(grep -E 'rewriting started|rewrite finished|rewrite terminated|rewriting failed' \
-		$dir/log 2>/dev/null | tail -1)
-	during=
-	case $last in *started*) during=", the last one under way at the cut" ;; esac
-	echo "paste-crash: redis-server, appendfsync paste${1:+, zero copy on $1}, on $dir;" \
-		"${started:-0} rewrites before this boot$during"
+	echo "paste-crash: redis-server, appendfsync paste${1:+, zero copy on $1}, on $dir"
 	if [ -n "$1" ]; then
 		while sleep 0.2; do
 			awk '$1 == "PasteBytesZeroCopy" && $2 > 0 {
 				print "paste-crash: zero-copy bytes " $2 }' /proc/net/paste
 		done &
 	fi
+	was=0
+	while sleep 0.2; do
+		now=$($r/redis-cli -p 8080 info persistence 2>/dev/null |
+			sed -n 's/^aof_rewrite_in_progress:\([01]\).*/\1/p')
+		[ -n "$now" ] && [ "$now" != $was ] || continue
+		was=$now
+		[ "$now" = 1 ] && echo "paste-crash: rewrite under way" ||
+			echo "paste-crash: rewrite done"
+	done &
 	eval $r/redis-server $(redis_args) ${1:+--paste-zero-copy $1} ${2:-}
 	echo "paste-crash: redis-server exited with status $?"
 	tail -5 $dir/log | sed 's/^/paste-crash: redis: /'
@@ -67,9 +72,9 @@ serve)
 	case $mode in
 	redis) serve_redis; exit ;;
 	redis-zc) serve_redis eth0; exit ;;
-	# Rewrites slowed to seconds (20 ms a key in the child), so that cuts
+	# Rewrites slowed to seconds (0.1 s a key in the child), so that cuts
 	# land in them and the log fills while one runs.
-	redis-rw) serve_redis "" "--rdb-key-save-delay 20000"; exit ;;
+	redis-rw) serve_redis "" "--rdb-key-save-delay 100000"; exit ;;
 	esac
 	if [ "$mode" = paste-ckptfail ]; then
 		mode=paste server=pasted-marks

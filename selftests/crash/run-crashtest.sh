@@ -110,7 +110,8 @@ for mode in $modes; do
 			fi
 		fi
 		serve_stop
-		tr -d '\r' < "$log" | grep -a 'rewrites before this boot' | sed 's/^/# /'
+		tr -d '\r' < "$log" | grep -a '^paste-crash: rewrite ' | uniq -c |
+			sed 's/^ */# /'
 		splat_in "$log" && { ok=0; what="$what, kernel splat"; }
 		[ "$cut" -gt 0 ] || [ $ok = 0 ] || continue
 		n=$((n + 1))
@@ -137,15 +138,17 @@ for mode in $modes; do
 	# redis-rw: some cut must have landed while a rewrite ran.
 	if [ "$mode" = redis-rw ]; then
 		n=$((n + 1))
-		during=0
-		for c in $(seq 1 "$mode_cuts"); do
-			tr -d '\r' < "$logs/crash-$mode-$c.log" |
-				grep -q 'the last one under way at the cut' &&
+		during=0 rewrites=0
+		for c in $(seq 0 $((mode_cuts - 1))); do
+			said=$(tr -d '\r' < "$logs/crash-$mode-$c.log" |
+				grep -a '^paste-crash: rewrite ')
+			rewrites=$((rewrites + $(echo "$said" | grep -c 'under way')))
+			[ "$(echo "$said" | tail -1)" = "paste-crash: rewrite under way" ] &&
 				during=$((during + 1))
 		done
 		if [ "$during" -gt 0 ]; then
 			pass=$((pass + 1))
-			echo "ok $n crash $mode: $during of $mode_cuts cuts landed during a rewrite"
+			echo "ok $n crash $mode: $during of $mode_cuts cuts landed during a rewrite ($rewrites rewrites)"
 		else
 			fail=$((fail + 1))
 			echo "not ok $n crash $mode: no cut landed during a rewrite"
