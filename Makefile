@@ -33,7 +33,7 @@ KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
 .PHONY: all deps tree kernel kernel-debug kernel-lean headers selftests tools \
 	initramfs check check-full check-host check-vm check-oracle check-crash check-flush crashtest \
 	redis initramfs-redis check-redis check-redis-suite bench-redis run-redis \
-	flushcheck fuzz plugins run bench patchset install man \
+	flushcheck fuzz plugins run bench patchset install man iproute2 \
 	checkpatch check-series clean distclean
 
 all: kernel selftests
@@ -84,6 +84,11 @@ selftests: headers
 tools: headers
 	@$(MAKE) -s -C tools BUILD=$(BUILD)
 
+# ss that shows PASTE sockets (ss -i, ss --paste): Debian's iproute2 source
+# with tools/iproute2/patches applied; only ss is built.
+iproute2: $(BUILD)/.deps
+	@tools/iproute2/build.sh $(REPO) $(BUILD)
+
 # libpaste (libpaste.pc for pkg-config), its headers, pasted and the man
 # pages: make install PREFIX=/usr/local DESTDIR=/staging.
 install: headers man
@@ -94,7 +99,7 @@ install: headers man
 man: $(BUILD)/.deps
 	@scripts/mkman.sh $(REPO) $(KSRC) $(BUILD)/man
 
-initramfs: selftests tools
+initramfs: selftests tools iproute2
 	@selftests/vm/mkinitramfs.sh $(BUILD)
 
 # ---------------------------------------------------------------- tests
@@ -115,7 +120,7 @@ check:
 check-full:
 	@scripts/check.sh $(BUILD) full $(CHECK_STAGES)
 
-check-host: headers
+check-host: headers iproute2
 	@$(MAKE) -s -C selftests BUILD=$(BUILD) KSRC=$(KSRC) check-host
 
 # The libFuzzer targets for longer than check-host's 15 s each.

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Pack the VM's initramfs: static busybox, the real e2fsprogs mke2fs,
-# xfsprogs' mkfs.xfs and iproute2's ip with their shared libraries, our selftests and tools.
+# xfsprogs' mkfs.xfs, iproute2's ip and ss with their shared libraries,
+# our selftests and tools, and our ss (tools/iproute2).
 # Usage: mkinitramfs.sh BUILD
 set -eu
 build=$1
@@ -31,10 +32,13 @@ copy_prog /sbin/mke2fs /sbin/mke2fs
 copy_prog /sbin/e2fsck /sbin/e2fsck
 copy_prog /sbin/mkfs.xfs /sbin/mkfs.xfs
 copy_prog "$(command -v ip)" /sbin/ip
+# Debian's ss, the old one; ours (make iproute2) goes in /paste/bin.
+copy_prog "$(command -v ss)" /sbin/ss
 # HTTP clients for the pasted tests.
 copy_prog "$(command -v curl)" /usr/bin/curl
 copy_prog "$(command -v wrk)" /usr/bin/wrk
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "nobody:x:65534:65534:nobody:/nonexistent:/bin/false" >> "$root/etc/passwd"
 echo "# mke2fs defaults: the real ones" > "$root/etc/mke2fs.conf"
 cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
 
@@ -43,7 +47,7 @@ cp "$here/run-guest-tests.sh" "$here/demo.sh" "$here/post.lua" "$here/nic-pair.s
 	"$here/../../tools/bench/bench-guest.sh" \
 	"$here/../crash/crash-guest.sh" "$root/paste/"
 cp "$here/../tests.list" "$root/paste/tests.list"
-for d in "$build/selftests" "$build/tools" "$build/crash"; do
+for d in "$build/selftests" "$build/tools" "$build/crash" "$build/iproute2/bin"; do
 	[ -d "$d" ] && find "$d" -maxdepth 1 -type f -perm -u+x \
 		-exec cp {} "$root/paste/bin/" \;
 done

@@ -4,8 +4,7 @@
 # Redis on PASTE: fetch Debian's redis source package, apply our series
 # (tools/redis/patches/series) and build it against libpaste; build the
 # same source unpatched too (stock), for the test-suite comparison and the
-# benchmark. The sources are Debian's: a deb-src entry derived from the
-# system's own Debian entry is added once.
+# benchmark. The sources are Debian's (scripts/deb-source.sh).
 #
 # Output, in BUILD/redis:
 #   bin/redis-server, bin/redis-cli, bin/redis-benchmark   (patched)
@@ -35,24 +34,8 @@ if [ -n "$missing" ]; then
 		{ cat "$build/apt-redis.log"; exit 1; }
 fi
 
-src_list=/etc/apt/sources.list.d/paste-sources.sources
-sys=/etc/apt/sources.list.d/debian.sources
-if ! apt-cache showsrc redis 2>/dev/null | grep -q '^Package: redis'; then
-	[ -f $sys ] || { echo "redis: no $sys to derive a deb-src entry from" >&2; exit 1; }
-	grep -v '^#' $sys | sed -e 's/^Types:.*/Types: deb-src/' | $sudo tee $src_list > /dev/null
-	$sudo apt-get -qq update
-fi
-
-mkdir -p "$out/dl" "$out/bin"
-if ! ls "$out"/dl/redis_*.dsc > /dev/null 2>&1; then
-	# The version the system would install (not a backport's).
-	ver=$(apt-cache policy redis | awk '$1 == "Candidate:" { print $2 }')
-	(cd "$out/dl" && apt-get -qq source --download-only "redis${ver:+=$ver}" 2>&1 |
-		grep -v -e unsandboxed || true)
-	ls "$out"/dl/redis_*.dsc > /dev/null 2>&1 ||
-		{ echo "redis: could not fetch Debian's redis source" >&2; exit 1; }
-fi
-dsc=$(ls "$out"/dl/redis_*.dsc | tail -1)
+mkdir -p "$out/bin"
+dsc=$("$repo/scripts/deb-source.sh" redis "$out/dl")
 echo "  REDIS   $(basename "$dsc" .dsc)"
 
 # unpack DIR: the Debian source with Debian's own patches applied.
