@@ -785,14 +785,17 @@ static int do_load(struct client *cl)
 
 /* ------------------------------------------------------------ verify */
 
-/* GET (or HGET) @key over @fd: 0 with the status and body, or < 0. */
+/*
+ * GET (or HGET) @key over @fd. Return: 1 with its @body when present, 0
+ * when absent, or < 0 (-EPROTO for any other answer).
+ */
 static int fetch(struct client *cl, int fd, const char *key, bool hash,
-		 int *status, const char **body, size_t *blen)
+		 const char **body, size_t *blen)
 {
 	struct conn *c = &cl->c[0];
 	char req[256];
 	size_t len;
-	int r;
+	int r, status;
 
 	if (!cl->opt.resp)
 		len = snprintf(req, sizeof(req),
@@ -807,7 +810,7 @@ static int fetch(struct client *cl, int fd, const char *key, bool hash,
 	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return -EIO;
 	c->resp_len = 0;
-	while ((r = parse_response(cl, c->resp, c->resp_len, status, body,
+	while ((r = parse_response(cl, c->resp, c->resp_len, &status, body,
 				   blen)) == 0) {
 		ssize_t n = recv(fd, c->resp + c->resp_len,
 				 sizeof(c->resp) - c->resp_len, 0);
@@ -819,7 +822,7 @@ static int fetch(struct client *cl, int fd, const char *key, bool hash,
 	if (r < 0 || (size_t)r != c->resp_len)
 		return -EPROTO;
 	cl->checked++;
-	return 0;
+	return status == 200 ? 1 : status == 404 ? 0 : -EPROTO;
 }
 
 /* GET @key over @fd: its version (0 absent), or < 0. */
@@ -829,18 +832,13 @@ static long get_version(struct client *cl, int fd, const char *key,
 	char want[MAX_BODY + 32];
 	const char *body;
 	size_t blen;
-	int status, r;
 	uint32_t v;
+	int r;
 
 	*torn_n = 0;
-	r = fetch(cl, fd, key, cl->opt.resp && hash_key(key), &status, &body,
-		  &blen);
-	if (r)
+	r = fetch(cl, fd, key, cl->opt.resp && hash_key(key), &body, &blen);
+	if (r <= 0)
 		return r;
-	if (status == 404)
-		return 0;
-	if (status != 200)
-		return -EPROTO;
 	v = version_of(body, blen);
 	if (!v || blen != body_of(st, key, v, want) || memcmp(body, want, blen)) {
 		*torn_n = blen;
@@ -887,14 +885,10 @@ static long observe_counter(struct client *cl, int fd, const char *key)
 	char digits[24];
 	const char *body;
 	size_t blen;
-	int status, r = fetch(cl, fd, key, false, &status, &body, &blen);
+	int r = fetch(cl, fd, key, false, &body, &blen);
 
-	if (r)
+	if (r <= 0)
 		return r;
-	if (status == 404)
-		return 0;
-	if (status != 200)
-		return -EPROTO;
 	if (!blen || blen >= sizeof(digits) || strspn(body, "0123456789") < blen) {
 		r = violation(cl, "%s: \"%.*s\" is no count", key, (int)blen, body);
 		return r ? r : -EBADMSG;
