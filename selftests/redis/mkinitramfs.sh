@@ -29,6 +29,12 @@ cp "$here/redis-guest.sh" "$here/redis-demo.sh" "$here/aof-suite.sh" \
 	"$root/paste/redis/"
 chmod +x "$root/paste/redis/"*.sh
 
+# A self-signed certificate for the TLS test (redis-guest.sh), made anew.
+mkdir -p "$root/paste/redis/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=localhost \
+	-keyout "$root/paste/redis/tls/key.pem" -out "$root/paste/redis/tls/cert.pem" \
+	> /dev/null 2>&1
+
 # Redis's own AOF tests (aof-suite.sh): tclsh, and of the patched tree the
 # test framework, the four units and the programs they run.
 tree=$build/redis/src

@@ -248,6 +248,44 @@ test_unix_socket_takes_the_copy_path() {
 	[ "$(cli get u1)" = over-unix ] || { echo "expected u1 after restart"; return 1; }
 }
 
+# TLS clients take the copy path (the TLS connection type reads through
+# OpenSSL, not recvmsg(MSG_PASTE)) and their writes are as durable.
+test_tls_takes_the_copy_path() {
+	tls=${REDIS_TLS:-/paste/redis/tls}
+	[ -f $tls/cert.pem ] || { echo "no test certificate in the initramfs"; return 1; }
+	conf="tls-port 6390
+		tls-cert-file $tls/cert.pem
+		tls-key-file $tls/key.pem
+		tls-ca-cert-file $tls/cert.pem
+		tls-auth-clients no"
+	start "$base" "$conf" || return 1
+	refs0=$(info paste_logged_ref_bytes) copied0=$(info paste_logged_copied_bytes)
+	redis-cli --tls --cacert $tls/cert.pem -p 6390 set t1 over-tls | grep -q OK ||
+		{ echo "the TLS SET failed"; return 1; }
+	[ "$(info paste_logged_ref_bytes)" = "$refs0" ] ||
+		{ echo "expected no reference for a TLS client"; return 1; }
+	[ "$(info paste_logged_copied_bytes)" -gt $((copied0 + 20)) ] ||
+		{ echo "expected the TLS SET copied into the log area"; return 1; }
+	stop -KILL
+	start "$base" "$conf" || return 1
+	[ "$(cli get t1)" = over-tls ] || { echo "expected t1 after kill -9"; return 1; }
+}
+
+# I/O threads that read (io-threads-do-reads) take the copy path; every
+# acknowledged write is still back after kill -9.
+test_io_threads_keep_writes_durable() {
+	conf="io-threads 2
+		io-threads-do-reads yes"
+	start "$base" "$conf" || return 1
+	redis-benchmark -p $port -q -t set -n 3000 -r 1000000 -d 100 -c 20 -P 4 \
+		--threads 2 > /tmp/bench.out 2>&1 || { cat /tmp/bench.out; return 1; }
+	keys=$(cli dbsize)
+	stop -KILL
+	start "$base" "$conf" || return 1
+	[ "$(cli dbsize)" = "$keys" ] || { echo "expected $keys keys after kill -9, got $(cli dbsize)"; return 1; }
+	echo "$keys keys written through 2 I/O threads, all back"
+}
+
 # A replica of a paste-mode primary gets its writes (the master link takes
 # the copy path).
 test_replica_of_a_paste_primary() {
@@ -351,7 +389,8 @@ tests=${REDIS_TESTS:-}
 	rewrite_releases_buffers
 	full_log_makes_writes_wait large_value_spans_records torn_command_is_dropped
 	no_switch_at_run_time
-	unix_socket_takes_the_copy_path replica_of_a_paste_primary
+	unix_socket_takes_the_copy_path tls_takes_the_copy_path
+	io_threads_keep_writes_durable replica_of_a_paste_primary
 	debug_loadaof_and_reload check_aof_leaves_the_log_alone suite_aof
 	second_server_on_the_region_is_refused zero_copy_copies_nothing"
 [ -n "${REDIS_TESTS:-}" ] || [ "$level" != full ] ||
