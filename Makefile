@@ -23,7 +23,7 @@ DEB_PACKAGES := linux-source-6.12 build-essential flex bison bc libelf-dev \
 	qemu-system-x86 qemu-utils ipxe-qemu seabios busybox-static \
 	e2fsprogs iproute2 liburing-dev curl wrk python3-ply libglib2.0-dev \
 	pkg-config rsync clang libclang-rt-14-dev gcc-multilib xfsprogs \
-	python3-docutils mandoc
+	python3-docutils mandoc openssl procps
 
 # Kernel files of ours (new files and the series, selftests included).
 KERNEL_INPUTS := $(shell find $(REPO)/net $(REPO)/fs $(REPO)/include \
