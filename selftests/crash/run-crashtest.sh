@@ -28,7 +28,7 @@
 set -u
 build=$1 flavour=$2 cuts=$3
 shift 3
-modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail redis-rw redis-zc}
+modes=${*:-fsync fdatasync memcpy readmmap paste paste-zc paste-ckptfail redis redis-zc}
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
 . "$vm/splat.sh"
